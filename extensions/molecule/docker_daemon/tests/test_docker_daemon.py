@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Verify the hardened Docker host from the daemon's own point of view."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+EXPECTED_SETTINGS = {
+    "icc": False,
+    "log-level": "info",
+    "iptables": True,
+    "insecure-registries": [],
+    "log-driver": "journald",
+    "no-new-privileges": True,
+    "live-restore": True,
+    "userland-proxy": False,
+    "experimental": False,
+}
+
+
+@pytest.fixture(scope="module")
+def daemon_json(host):
+    return json.loads(host.file("/etc/docker/daemon.json").content_string)
+
+
+@pytest.fixture(scope="module")
+def docker_info(host):
+    return json.loads(host.check_output("docker info --format '{{json .}}'"))
+
+
+@pytest.mark.parametrize(("key", "value"), sorted(EXPECTED_SETTINGS.items()))
+def test_daemon_json_has_the_secure_setting(daemon_json, key, value):
+    assert daemon_json[key] == value
+
+
+def test_unmanaged_user_setting_is_kept(daemon_json):
+    assert daemon_json["max-concurrent-downloads"] == 4
+
+
+def test_overrides_that_weaken_defaults_are_absent(daemon_json):
+    assert "cgroup-parent" not in daemon_json
+    assert "seccomp-profile" not in daemon_json
+
+
+def test_daemon_json_is_root_owned_0644(host):
+    f = host.file("/etc/docker/daemon.json")
+    assert (f.user, f.group, f.mode) == ("root", "root", 0o644)
+
+
+def test_a_backup_of_the_users_file_was_kept(host):
+    backups = host.check_output("ls /etc/docker").split()
+    assert any(name.startswith("daemon.json.") and name != "daemon.json" for name in backups), backups
+
+
+def test_running_daemon_applies_the_settings(docker_info):
+    assert docker_info["LiveRestoreEnabled"] is True
+    assert docker_info["LoggingDriver"] == "journald"
+    assert docker_info["Driver"]  # the daemon answered with a storage driver: it is up
+    security = " ".join(docker_info["SecurityOptions"])
+    assert "name=seccomp,profile=default" in security
+
+
+def test_bridge_icc_is_disabled(host):
+    options = json.loads(host.check_output("docker network inspect bridge --format '{{json .Options}}'"))
+    assert options["com.docker.network.bridge.enable_icc"] == "false"
+
+
+def test_containers_cannot_gain_new_privileges(host):
+    status = host.check_output("docker run --rm bwk-tiny /usr/bin/cat /proc/self/status")
+    assert "NoNewPrivs:\t1" in status
