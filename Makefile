@@ -16,7 +16,7 @@ LANE ?= 2.19
 VENV := $(BULWARK_CACHE)/venv-$(LANE)
 BIN := $(VENV)/bin
 # Lane 2.21 (ansible-core 2.21) needs Python 3.12+; it runs sanity and units where one exists.
-EXTRA_LANES := $(shell command -v python3.13 >/dev/null 2>&1 || command -v python3.12 >/dev/null 2>&1 && echo 2.21)
+EXTRA_LANES := $(shell tools/bootstrap.sh 2.21 --probe 2>/dev/null && echo 2.21)
 
 # The tools run with our collection and its dependencies on the collection path, with HOME in
 # the cache (Molecule and ansible-test keep state there), and without the CA-bundle variables

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Build the controller toolchain for one lane, offline from Galaxy, and cache it.
 #
-#   tools/bootstrap.sh [2.19|2.21]       (default 2.19)
+#   tools/bootstrap.sh [2.19|2.21] [--probe]   (default 2.19; --probe: is the lane's Python here?)
 #
 # Makes, under $BULWARK_CACHE (default /var/cache/bulwark):
 #   venv-<lane>/                  pinned Python tools (tools/requirements-<lane>.txt)
@@ -27,20 +27,29 @@ collections=(community/docker community/library_inventory_filtering_v1 community
 
 case "$lane" in
   2.19) pythons=(python3.11); bundle=12.3.0; get_pip=get_pip_24_2.py; pip_pin=24.2 ;;
-  2.21) pythons=(python3.13 python3.12); bundle=14.5.0; get_pip=get_pip_24_2.py; pip_pin=24.2 ;;
+  2.21) pythons=(python3.13 python3.12); bundle=14.5.0; get_pip=get_pip_25_2.py; pip_pin=25.2 ;;
   *) echo "bootstrap: unknown lane '$lane'; use 2.19 or 2.21" >&2; exit 2 ;;
 esac
 
-python=""
-for candidate in "${pythons[@]}"; do
-  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import venv' 2>/dev/null; then
-    python=$(command -v "$candidate"); break
-  fi
-done
-if [ -z "$python" ]; then
-  echo "bootstrap: lane $lane needs one of: ${pythons[*]} (none found on PATH)" >&2
+# A lane's interpreter: on PATH, or installed by pyenv without being selected (pyenv's shims
+# answer only for the selected versions).
+find_python() {
+  local name candidate
+  for name in "${pythons[@]}"; do
+    for candidate in "$(command -v "$name" 2>/dev/null)" \
+        "${PYENV_ROOT:-$HOME/.pyenv}"/versions/*/bin/"$name" /root/.pyenv/versions/*/bin/"$name"; do
+      if [ -x "$candidate" ] && "$candidate" -c 'import venv, ensurepip' 2>/dev/null; then
+        echo "$candidate"; return 0
+      fi
+    done
+  done
+  return 1
+}
+if ! python=$(find_python); then
+  echo "bootstrap: lane $lane needs one of: ${pythons[*]} (none found)" >&2
   exit 3   # callers treat 3 as "lane not available on this machine"
 fi
+if [ "${2:-}" = "--probe" ]; then exit 0; fi
 
 mkdir -p "$cache"
 log() { printf 'bootstrap[%s]: %s\n' "$lane" "$*" >&2; }
@@ -86,10 +95,10 @@ done
 #    reachable here; it first looks in ~/.ansible/test/cache, so a stand-in that installs pip
 #    from its PyPI wheel goes there. HOME for the tests is $cache/home (see the Makefile).
 tcache="$cache/home/.ansible/test/cache"
-if [ ! -f "$tcache/$get_pip" ]; then
-  mkdir -p "$tcache"
+mkdir -p "$tcache"
+if ! ls "$tcache"/pip-"$pip_pin"-*.whl >/dev/null 2>&1; then
   "$venv/bin/pip" download -q --no-deps -d "$tcache" "pip==$pip_pin" 2>&1 | grep -v "is ignored" || true
-  cp "$here/get_pip_offline.py" "$tcache/$get_pip"
 fi
+cmp -s "$here/get_pip_offline.py" "$tcache/$get_pip" || cp "$here/get_pip_offline.py" "$tcache/$get_pip"
 
 log "ready: $venv, $root"

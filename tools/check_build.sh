@@ -31,4 +31,5 @@ for r in roles/*/; do
   name=$(basename "$r")
   ansible-doc -t role "bulwark.hardening.$name" >/dev/null
 done
-echo "check_build: ansible-doc renders $(ls plugins/modules/*.py | wc -l) module(s) and $(ls -d roles/*/ | wc -l) role(s)"
+modules=(plugins/modules/*.py); roles=(roles/*/)
+echo "check_build: ansible-doc renders ${#modules[@]} module(s) and ${#roles[@]} role(s)"

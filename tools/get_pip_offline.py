@@ -12,7 +12,10 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, sorted(glob.glob(os.path.join(HERE, "pip-*.whl")))[-1])
+# This file is saved as get_pip_<major>_<minor>.py: use the pip wheel of that version.
+VERSION = os.path.basename(__file__)[len("get_pip_"):-len(".py")].replace("_", ".")
+WHEELS = glob.glob(os.path.join(HERE, f"pip-{VERSION}-*.whl")) or sorted(glob.glob(os.path.join(HERE, "pip-*.whl")))
+sys.path.insert(0, WHEELS[-1])
 
 args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 if "--no-setuptools" not in sys.argv:
