@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# The main job on the embedded lab: audit (check mode), harden, audit again, harden once more to
+# show that nothing changes, and print the before/after table. Called by `make demo`, which puts
+# the toolchain on PATH and the collection on ANSIBLE_COLLECTIONS_PATH.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+cache=${BULWARK_CACHE:-/var/cache/bulwark}
+out="$cache/demo"
+mkdir -p "$out"
+
+python3 lab/bulwark_lab.py up docker-host
+inventory="$cache/lab/inventory.yml"
+
+export ANSIBLE_CALLBACKS_ENABLED=bulwark.hardening.controls_report
+export ANSIBLE_PIPELINING=true ANSIBLE_GATHERING=explicit
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "Audit before hardening (check mode; nothing changes on the hosts)"
+BULWARK_REPORT_PATH="$out/before.json" ansible-playbook -i "$inventory" playbooks/audit.yml
+
+step "Harden"
+ansible-playbook -i "$inventory" playbooks/site.yml
+
+step "Audit after hardening"
+BULWARK_REPORT_PATH="$out/after.json" ansible-playbook -i "$inventory" playbooks/audit.yml
+
+step "Harden again: a converged run changes nothing"
+ANSIBLE_CALLBACKS_ENABLED= ansible-playbook -i "$inventory" playbooks/site.yml | tee "$out/rerun.log"
+if grep -E 'changed=[1-9]' "$out/rerun.log" >/dev/null; then
+  echo "demo: the second hardening run changed something; it must not" >&2
+  exit 1
+fi
+
+step "Before / after, per host and control"
+python3 tools/report_diff.py "$out/before.json" "$out/after.json"
+echo
+echo "Reports: $out/before.json $out/after.json; the lab keeps running (make lab-down stops it)."
