@@ -1,0 +1,317 @@
+# Copyright (c) Bulwark developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""bulwark.hardening.docker_daemon_config against a real dockerd.
+
+A throwaway Docker-in-Docker target (the lab's ``bulwark-lab/dind`` image: Debian 12, systemd as
+PID 1, Debian's docker.io 20.10 with its packaged unit) is started for this module only, without
+--privileged (LAB.md 3/4), and removed with its volume at the end. The module runs through the
+``ansible`` CLI and the community.docker.docker connection, as a playbook would. No mocks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import typing as t
+import uuid
+from pathlib import Path
+
+import pytest
+
+IMAGE = os.environ.get("BULWARK_DIND_IMAGE", "bulwark-lab/dind:latest")
+DAEMON_JSON = "/etc/docker/daemon.json"
+PACKAGED_UNIT = "/lib/systemd/system/docker.service"
+DROPIN = "/etc/systemd/system/docker.service.d/override.conf"
+READY_TIMEOUT_S = 120
+CACHE = Path(os.environ.get("BULWARK_CACHE", "/var/cache/bulwark"))
+
+# Keys the tests do not manage: they must survive every run untouched.
+UNMANAGED = {"log-level": "info", "max-concurrent-downloads": 4}
+INITIAL = b'{"icc": true,  "log-level": "info",\n"max-concurrent-downloads": 4}\n'
+SETTINGS = {"icc": False, "live-restore": True, "no-new-privileges": True}
+
+
+def sh(
+    *cmd: str, check: bool = True, stdin: bytes | None = None, timeout: int = 120
+) -> subprocess.CompletedProcess[bytes]:
+    proc = subprocess.run(list(cmd), input=stdin, capture_output=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
+    return proc
+
+
+def _image_exists() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return sh("docker", "image", "inspect", IMAGE, check=False).returncode == 0
+
+
+pytestmark = pytest.mark.skipif(
+    not _image_exists(), reason=f"needs the docker CLI and the lab image {IMAGE} (make lab)"
+)
+
+
+class Target:
+    """A running DinD container and helpers to look inside it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def exec(self, *cmd: str, check: bool = True, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return sh("docker", "exec", "-i", self.name, *cmd, check=check, stdin=stdin)
+
+    def read(self, path: str = DAEMON_JSON) -> bytes | None:
+        proc = self.exec("cat", path, check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def write(self, content: bytes, path: str = DAEMON_JSON) -> None:
+        # Not `docker cp`: it cannot write below a tmpfs mount (LAB.md 4); a pipe always works.
+        self.exec("sh", "-c", f'mkdir -p "$(dirname {path})" && cat > {path}', stdin=content)
+
+    def mtime(self, path: str = DAEMON_JSON) -> str:
+        return self.exec("stat", "-c", "%Y.%i", path).stdout.decode().strip()
+
+    def files(self, directory: str = "/etc/docker") -> list[str]:
+        return sorted(self.exec("ls", "-A", directory).stdout.decode().split())
+
+    def restart_docker(self, with_socket: bool = False) -> None:
+        self.exec("systemctl", "daemon-reload")
+        if with_socket:
+            # A dockerd that listened on unix:///var/run/docker.sock itself replaced the socket
+            # docker.socket had made; socket activation needs docker.socket to make it again.
+            self.exec("systemctl", "stop", "docker.service", "docker.socket")
+            proc = self.exec("systemctl", "start", "docker.socket", "docker.service", check=False)
+        else:
+            proc = self.exec("systemctl", "restart", "docker", check=False)
+        if proc.returncode != 0:
+            status = self.exec("journalctl", "-u", "docker", "--no-pager", "-n", "30", check=False)
+            raise AssertionError(f"docker did not restart: {status.stdout.decode(errors='replace')}")
+        wait_for(lambda: self.exec("docker", "version", check=False).returncode == 0, "dockerd answering")
+
+    def reset(self) -> None:
+        """Back to the packaged state: the initial daemon.json, no drop-in, dockerd running."""
+        self.exec("rm", "-rf", "/etc/systemd/system/docker.service.d")
+        self.exec("sh", "-c", "rm -f /etc/docker/daemon.json.*")
+        self.write(INITIAL)
+        self.restart_docker(with_socket=True)
+
+
+def wait_for(probe: t.Callable[[], bool], what: str, timeout: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def target() -> t.Iterator[Target]:
+    name = f"bulwark-it-ddc-{uuid.uuid4().hex[:8]}"
+    volume = f"{name}-var-lib-docker"
+    run = [
+        "docker",
+        "run",
+        "--detach",
+        "--pull",
+        "never",
+        "--name",
+        name,
+        "--hostname",
+        name,
+        "--label",
+        "org.bulwark.test=docker_daemon_config",
+        "--cgroupns",
+        "host",
+        "--volume",
+        "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "--tmpfs",
+        "/run",
+        "--tmpfs",
+        "/run/lock",
+        "--tmpfs",
+        "/tmp",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "apparmor=unconfined",
+        "--stop-signal",
+        "SIGRTMIN+3",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "--sysctl",
+        "net.ipv4.conf.default.route_localnet=1",
+        "--volume",
+        f"{volume}:/var/lib/docker",
+    ]
+    for cap in ("SYS_ADMIN", "NET_ADMIN", "NET_RAW", "SYS_PTRACE", "MKNOD", "AUDIT_CONTROL", "AUDIT_WRITE"):
+        run += ["--cap-add", cap]
+    try:
+        sh(*run, IMAGE, "/lib/systemd/systemd")
+        box = Target(name)
+
+        def booted() -> bool:
+            state = box.exec("systemctl", "is-system-running", check=False).stdout.decode().strip()
+            return state in ("running", "degraded")
+
+        wait_for(booted, f"systemd in {name}")
+        wait_for(lambda: box.exec("docker", "version", check=False).returncode == 0, f"dockerd in {name}")
+        yield box
+    finally:
+        # A clean systemd halt first (inner dockerd stops), then the container and its volume.
+        sh("docker", "stop", "--time", "30", name, check=False, timeout=60)
+        sh("docker", "rm", "--force", "--volumes", name, check=False)
+        sh("docker", "volume", "rm", "--force", volume, check=False)
+
+
+def ansible(target: Target, args: dict[str, t.Any], *flags: str) -> dict[str, t.Any]:
+    """Run the module once through the ansible CLI; return the host's result."""
+    venv_ansible = Path(sys.executable).with_name("ansible")
+    binary = str(venv_ansible) if venv_ansible.exists() else (shutil.which("ansible") or "ansible")
+    env = dict(os.environ)
+    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # LAB.md host fact 2
+        env.pop(var, None)
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(CACHE / "root-2.19"))
+    env.update(
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_PIPELINING="true",
+        ANSIBLE_NOCOLOR="1",
+    )
+    cmd = [
+        binary,
+        "all",
+        "-i",
+        f"{target.name},",
+        "-c",
+        "community.docker.docker",
+        "-e",
+        "ansible_python_interpreter=/usr/bin/python3",
+        "-m",
+        "bulwark.hardening.docker_daemon_config",
+        "-a",
+        json.dumps(args),
+        *flags,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, env=env, timeout=180, check=False)
+    try:
+        output = json.loads(proc.stdout)
+        return t.cast(dict[str, t.Any], output["plays"][0]["tasks"][0]["hosts"][target.name])
+    except (ValueError, KeyError, IndexError) as exc:
+        raise AssertionError(
+            f"no result from {' '.join(cmd)} (rc {proc.returncode}):\n{proc.stdout.decode(errors='replace')}"
+            f"\n{proc.stderr.decode(errors='replace')}"
+        ) from exc
+
+
+def test_quartet_check_apply_check_apply(target: Target) -> None:
+    target.reset()
+    original, original_mtime = target.read(), target.mtime()
+
+    # 1. check: predicts the change, touches nothing
+    result = ansible(target, {"settings": SETTINGS}, "--check", "--diff")
+    assert result.get("failed") is not True, result
+    assert result["changed"] is True
+    assert result["changed_keys"] == ["icc", "live-restore", "no-new-privileges"]
+    assert result["diff"]["before"] == {"icc": True}
+    assert result["diff"]["after"] == SETTINGS
+    assert result["config"] == {**UNMANAGED, **SETTINGS}
+    assert result["validated_with"] == "schema"  # Debian's dockerd 20.10 has no --validate
+    assert result["conflicts"] == []
+    assert (target.read(), target.mtime()) == (original, original_mtime)
+    assert not [name for name in target.files() if "daemon.json" in name and name != "daemon.json"]
+
+    # 2. apply: writes the canonical file, keeps unmanaged keys, makes a backup
+    result = ansible(target, {"settings": SETTINGS}, "--diff")
+    assert result.get("failed") is not True, result
+    assert result["changed"] is True
+    assert result["diff"]["before"] == {"icc": True}
+    assert result["diff"]["after"] == SETTINGS
+    assert result["item_status"] == {"icc": "changed", "live-restore": "changed", "no-new-privileges": "changed"}
+    written = target.read()
+    assert written == (json.dumps({**UNMANAGED, **SETTINGS}, indent=2, sort_keys=True) + "\n").encode()
+    assert target.read(result["backup_file"]) == original
+    assert target.exec("stat", "-c", "%a %U:%G", DAEMON_JSON).stdout.decode().strip() == "644 root:root"
+    written_mtime = target.mtime()
+
+    # 3. check again: nothing to do
+    result = ansible(target, {"settings": SETTINGS}, "--check", "--diff")
+    assert result["changed"] is False
+    assert result["diff"]["before"] == result["diff"]["after"] == SETTINGS
+    assert result["item_status"] == {"icc": "ok", "live-restore": "ok", "no-new-privileges": "ok"}
+
+    # 4. apply again: nothing written, no new backup
+    files = target.files()
+    result = ansible(target, {"settings": SETTINGS}, "--diff")
+    assert result["changed"] is False
+    assert "backup_file" not in result
+    assert (target.read(), target.mtime(), target.files()) == (written, written_mtime, files)
+
+    # dockerd accepts the file and applies it
+    target.restart_docker()
+    info = target.exec("docker", "info", "--format", "{{json .}}").stdout
+    assert json.loads(info)["LiveRestoreEnabled"] is True
+    bridge = json.loads(target.exec("docker", "network", "inspect", "bridge").stdout)[0]
+    assert bridge["Options"]["com.docker.network.bridge.enable_icc"] == "false"
+
+
+def test_malformed_file_is_left_unchanged(target: Target) -> None:
+    target.reset()
+    broken = b'{\n  "icc": true\n  "debug": false\n}\n'
+    target.write(broken)
+    mtime = target.mtime()
+    result = ansible(target, {"settings": {"icc": False}})
+    assert result.get("failed") is True
+    assert result["msg"] == (
+        "daemon.json at /etc/docker/daemon.json is not valid JSON (line 3, column 3); nothing was changed."
+    )
+    assert (target.read(), target.mtime()) == (broken, mtime)
+    assert not [name for name in target.files() if name.startswith("daemon.json.")]  # no backup either
+
+
+def test_hosts_conflicts_with_packaged_unit(target: Target) -> None:
+    target.reset()
+    original, mtime = target.read(), target.mtime()
+    hosts = {"hosts": ["fd://", "unix:///var/run/docker.sock"]}
+
+    result = ansible(target, {"settings": hosts}, "--check")
+    assert result.get("failed") is True
+    assert [(c["key"], c["flag"], c["source"], c["via"]) for c in result["conflicts"]] == [
+        ("hosts", "-H fd://", PACKAGED_UNIT, "ExecStart")
+    ]
+    assert "moby/moby#25471" in result["msg"]
+    assert "'ExecStart=/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock $DOCKER_OPTS'" in result["msg"]
+    result = ansible(target, {"settings": hosts})
+    assert result.get("failed") is True
+    assert (target.read(), target.mtime()) == (original, mtime)
+
+    # The fix the message gives: a drop-in that clears ExecStart and starts dockerd without -H.
+    exec_start = b"/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
+    target.write(b"[Service]\nExecStart=\nExecStart=" + exec_start + b"\n", DROPIN)
+    result = ansible(target, {"settings": hosts})
+    assert result.get("failed") is not True, result
+    assert (result["changed"], result["conflicts"]) == (True, [])
+    target.restart_docker()  # dockerd really starts with hosts in daemon.json now
+    info = json.loads(target.exec("docker", "info", "--format", "{{json .}}").stdout)
+    assert info["LiveRestoreEnabled"] is False  # the quartet's file was replaced by reset()
+
+
+def test_unit_flag_conflict_reported_for_unmanaged_key(target: Target) -> None:
+    target.reset()
+    packaged = target.read("/etc/default/docker") or b""
+    target.write(packaged + b'DOCKER_OPTS="--max-concurrent-downloads 2"\n', "/etc/default/docker")
+    try:
+        result = ansible(target, {"settings": {"icc": False}}, "--check")
+        assert result.get("failed") is not True, result
+        assert [(c["key"], c["source"], c["via"]) for c in result["conflicts"]] == [
+            ("max-concurrent-downloads", "/etc/default/docker", "DOCKER_OPTS")
+        ]
+        assert any("max-concurrent-downloads" in str(w) for w in result.get("warnings", []))
+    finally:
+        target.write(packaged, "/etc/default/docker")
