@@ -63,7 +63,7 @@ units: bootstrap
 	tools/ansible_test.sh $(LANE) units --requirements
 	@for lane in $(EXTRA_LANES); do tools/ansible_test.sh $$lane units --requirements; done
 
-test-lab: bootstrap
+test-lab: bootstrap lab
 	$(PYTEST) tests/lab
 
 integration: bootstrap lab

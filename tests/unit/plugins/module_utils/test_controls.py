@@ -654,8 +654,14 @@ STATUS_TABLE = [
     pytest.param(
         ICC,
         TaskOutcome("ok", False, item_status={"icc": "unknown"}),
-        ("fail", "item_status['icc'] is 'unknown'; expected 'ok' or 'changed'"),
+        ("fail", "item_status['icc'] is 'unknown'; expected 'ok', 'changed' or 'absent'"),
         id="item-status-unexpected",
+    ),
+    pytest.param(
+        ICC,
+        TaskOutcome("ok", False, item_status={"icc": "absent"}),
+        ("n/a", "icc does not exist on the host"),
+        id="item-absent-on-host",
     ),
     pytest.param(
         OWNER,
