@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Build the bulwark lab images and run the lab targets on a private Docker network.
 
@@ -223,7 +222,7 @@ def _apt_entries(filename: str, text: str) -> Iterator[tuple[str, str]]:
             elif line[0] in " \t" and key:
                 stanza[key] += " " + line.strip()
             else:
-                key, _, value = line.partition(":")
+                key, _sep, value = line.partition(":")
                 key = key.strip().lower()
                 stanza[key] = value.strip()
         return

@@ -28,7 +28,7 @@ step "Audit after hardening"
 BULWARK_REPORT_PATH="$out/after.json" ansible-playbook -i "$inventory" playbooks/audit.yml
 
 step "Harden again: a converged run changes nothing"
-ANSIBLE_CALLBACKS_ENABLED= ansible-playbook -i "$inventory" playbooks/site.yml | tee "$out/rerun.log"
+env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook -i "$inventory" playbooks/site.yml | tee "$out/rerun.log"
 if grep -E 'changed=[1-9]' "$out/rerun.log" >/dev/null; then
   echo "demo: the second hardening run changed something; it must not" >&2
   exit 1

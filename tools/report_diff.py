@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Print two compliance reports (before and after hardening) side by side, per host and control.
 

@@ -177,6 +177,12 @@ class CallbackModule(CallbackBase):
         role = getattr(result.task, "_role", None)
         return role.get_name() if role is not None else None
 
+    @staticmethod
+    def _task_name(result: t.Any) -> str:
+        # The task's own name: TaskResult.task_name prefixes "<role> : " since ansible-core 2.21.
+        task = getattr(result, "task", None) or getattr(result, "_task", None)
+        return (getattr(task, "name", None) or result.task_name) if task is not None else result.task_name
+
     def _collect(self, result: t.Any, event: str) -> None:
         self._load()
         if self._ledger is None:
@@ -187,7 +193,7 @@ class CallbackModule(CallbackBase):
             self._ledger.mark_unreachable(host)
         if event != "skipped":
             self._ledger.role_ran(host, self._role_name(result))
-        task_name = result.task_name
+        task_name = self._task_name(result)
         try:
             ids = parse_control_ids(task_name)
         except ControlIdError as exc:

@@ -20,7 +20,7 @@ class SubjectAltNameError(ValueError):
 def subject_alt_name(name: str) -> str:
     """Return "IP:<addr>" or "DNS:<name>" for one entry; entries already prefixed are checked."""
     text = str(name).strip()
-    prefix, _, rest = text.partition(":")
+    prefix, _sep, rest = text.partition(":")
     if prefix in ("IP", "DNS") and rest:
         canonical = subject_alt_name(rest)
         if not canonical.startswith(prefix + ":"):
