@@ -19,13 +19,13 @@ export ANSIBLE_PIPELINING=true ANSIBLE_GATHERING=explicit
 step() { printf '\n=== %s\n' "$*"; }
 
 step "Audit before hardening (check mode; nothing changes on the hosts)"
-BULWARK_REPORT_PATH="$out/before.json" ansible-playbook -i "$inventory" playbooks/audit.yml
+BULWARK_REPORT_PATH="$out/before.json" ansible-playbook --check -i "$inventory" playbooks/audit.yml
 
 step "Harden"
 ansible-playbook -i "$inventory" playbooks/site.yml
 
 step "Audit after hardening"
-BULWARK_REPORT_PATH="$out/after.json" ansible-playbook -i "$inventory" playbooks/audit.yml
+BULWARK_REPORT_PATH="$out/after.json" ansible-playbook --check -i "$inventory" playbooks/audit.yml
 
 step "Harden again: a converged run changes nothing"
 env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook -i "$inventory" playbooks/site.yml | tee "$out/rerun.log"

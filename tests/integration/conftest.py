@@ -5,9 +5,12 @@
 """Shared fixtures of the integration tests: throwaway systemd targets and a module runner.
 
 - ``lab_targets`` starts containers of a lab image with systemd as PID 1 (without --privileged,
-  which cannot start here) and removes them when the test module ends.
+  which cannot start here) and removes them when the test module ends. With
+  ``docker_host=True`` the container is a Docker host (the lab's DinD image, with the
+  capabilities, sysctls and volume of the docker_daemon Molecule platform) whose dockerd is up.
 - ``run_module`` runs one module of ours through the ``ansible`` CLI and the
   community.docker.docker connection, as a playbook would, and returns the host's result.
+- ``run_playbook`` runs a playbook the same way and returns its JSON result (ansible.posix.json).
 
 Nothing here is autouse, so a test module that brings its own fixtures is not affected.
 """
@@ -27,6 +30,13 @@ from pathlib import Path
 import pytest
 
 BASE_IMAGE = os.environ.get("BULWARK_BASE_IMAGE", "bulwark-lab/base:latest")
+DIND_IMAGE = os.environ.get("BULWARK_DIND_IMAGE", "bulwark-lab/dind:latest")
+# What a systemd + dockerd container needs instead of --privileged (LAB.md 3 and 4, and the
+# platform of extensions/molecule/docker_daemon): named capabilities, no seccomp/AppArmor
+# confinement, the two sysctls dockerd would otherwise write into the read-only /proc/sys, and
+# /var/lib/docker on a volume (overlay2 cannot sit on the container's own overlay).
+DOCKER_HOST_CAPS = ("SYS_ADMIN", "NET_ADMIN", "NET_RAW", "SYS_PTRACE", "MKNOD", "AUDIT_CONTROL", "AUDIT_WRITE")
+DOCKER_HOST_SYSCTLS = ("net.ipv4.ip_forward=1", "net.ipv4.conf.default.route_localnet=1")
 CACHE = Path(os.environ.get("BULWARK_CACHE", "/var/cache/bulwark"))
 READY_TIMEOUT_S = 120
 
@@ -69,6 +79,15 @@ class LabTarget:
         """Run a shell script in the target; its stdout, stripped."""
         return self.exec("sh", "-euc", script, check=check).stdout.decode().strip()
 
+    def read(self, path: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist."""
+        proc = self.exec("cat", path, check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def write(self, content: bytes, path: str) -> None:
+        # Not `docker cp`: it cannot write below a tmpfs mount (LAB.md 4); a pipe always works.
+        self.exec("sh", "-c", f'mkdir -p "$(dirname {path})" && cat > {path}', stdin=content)
+
 
 class LabTargets:
     """Starts targets on demand; removes every one of them in ``remove_all``."""
@@ -76,18 +95,37 @@ class LabTargets:
     def __init__(self, label: str) -> None:
         self.label = label
         self.names: list[str] = []
+        self.docker_hosts: list[str] = []
+        self.volumes: list[str] = []
 
-    def start(self, prefix: str, image: str = BASE_IMAGE) -> LabTarget:
-        """A new container named ``<prefix>-<random>``; skips the test when the image is missing."""
+    def start(self, prefix: str, image: str | None = None, docker_host: bool = False) -> LabTarget:
+        """A new container named ``<prefix>-<random>``; skips the test when the image is missing.
+
+        ``docker_host=True``: the DinD image by default, started as a Docker host, and returned
+        once ``systemctl is-active docker`` says active and the daemon answers.
+        """
+        image = image or (DIND_IMAGE if docker_host else BASE_IMAGE)
         if not image_exists(image):
             pytest.skip(f"needs the docker CLI and the lab image {image} (make lab)")
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self.names.append(name)  # before `docker run`: a half-started container is removed too
+        if docker_host:
+            volume = f"{name}-var-lib-docker"
+            self.docker_hosts.append(name)
+            self.volumes.append(volume)
+            options = [
+                "--cgroupns", "host", "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+                "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+                "--stop-signal", "SIGRTMIN+3", "--volume", f"{volume}:/var/lib/docker",
+            ]  # fmt: skip
+            options += [arg for cap in DOCKER_HOST_CAPS for arg in ("--cap-add", cap)]
+            options += [arg for sysctl in DOCKER_HOST_SYSCTLS for arg in ("--sysctl", sysctl)]
+        else:
+            options = ["--volume", "/sys/fs/cgroup:/sys/fs/cgroup:ro", "--cap-add", "SYS_ADMIN"]
         run_cmd(
             "docker", "run", "--detach", "--pull", "never", "--name", name, "--hostname", name,
             "--label", f"org.bulwark.test={self.label}",
-            "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-            "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:ro", "--cap-add", "SYS_ADMIN",
+            "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp", *options,
             image, "/lib/systemd/systemd",
         )  # fmt: skip
         target = LabTarget(name)
@@ -97,11 +135,24 @@ class LabTargets:
             return state in ("running", "degraded")
 
         wait_for(booted, f"systemd in {name}")
+        if docker_host:
+
+            def docker_up() -> bool:
+                active = target.exec("systemctl", "is-active", "docker", check=False).stdout.decode().strip()
+                return active == "active" and target.exec("docker", "version", check=False).returncode == 0
+
+            wait_for(docker_up, f"dockerd in {name}")
         return target
 
     def remove_all(self) -> None:
         for name in self.names:
+            if name in self.docker_hosts:
+                # A clean systemd halt first: the inner dockerd stops its containers, which would
+                # otherwise leave their cgroups behind on this cgroup v1 host (LAB.md 4).
+                run_cmd("docker", "stop", "--time", "30", name, check=False, timeout=60)
             run_cmd("docker", "rm", "--force", "--volumes", name, check=False, timeout=60)
+        for volume in self.volumes:
+            run_cmd("docker", "volume", "rm", "--force", volume, check=False, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +170,8 @@ def _ansible_binary() -> str:
     return str(venv_ansible) if venv_ansible.exists() else (shutil.which("ansible") or "ansible")
 
 
-def ansible_module(target: LabTarget, module: str, args: dict[str, t.Any], *flags: str) -> dict[str, t.Any]:
-    """Run ``module`` once on ``target`` through the ansible CLI; return the host's result."""
+def ansible_env(**extra: str) -> dict[str, str]:
+    """The environment of an ansible CLI run: JSON on stdout, pipelining, no CA-bundle variables."""
     env = dict(os.environ)
     for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # docs/troubleshooting.md
         env.pop(var, None)
@@ -131,6 +182,13 @@ def ansible_module(target: LabTarget, module: str, args: dict[str, t.Any], *flag
         ANSIBLE_PIPELINING="true",
         ANSIBLE_NOCOLOR="1",
     )
+    env.update(extra)
+    return env
+
+
+def ansible_module(target: LabTarget, module: str, args: dict[str, t.Any], *flags: str) -> dict[str, t.Any]:
+    """Run ``module`` once on ``target`` through the ansible CLI; return the host's result."""
+    env = ansible_env()
     cmd = [
         _ansible_binary(), "all", "-i", f"{target.name},", "-c", "community.docker.docker",
         "-e", "ansible_python_interpreter=/usr/bin/python3",
@@ -151,3 +209,76 @@ def ansible_module(target: LabTarget, module: str, args: dict[str, t.Any], *flag
 def run_module() -> t.Callable[..., dict[str, t.Any]]:
     """``run_module(target, "bulwark.hardening.x", {args}, "--check", "--diff")`` -> the host's result."""
     return ansible_module
+
+
+class PlaybookRun:
+    """One ``ansible-playbook`` run: exit code, the ansible.posix.json document, stderr, duration."""
+
+    def __init__(self, cmd: list[str], proc: subprocess.CompletedProcess[bytes], seconds: float) -> None:
+        self.cmd, self.rc, self.seconds = cmd, proc.returncode, seconds
+        self.stderr = proc.stderr.decode(errors="replace")
+        try:
+            self.doc: dict[str, t.Any] = json.loads(proc.stdout)
+        except ValueError as exc:
+            raise AssertionError(
+                f"no JSON from {' '.join(cmd)} (rc {proc.returncode}):\n{proc.stdout.decode(errors='replace')}"
+                f"\n{self.stderr}"
+            ) from exc
+
+    def results(self, host: str) -> list[tuple[str, dict[str, t.Any]]]:
+        """(task name, result) of every task that ran on ``host``, in order."""
+        return [
+            (task["task"]["name"], task["hosts"][host])
+            for play in self.doc["plays"]
+            for task in play["tasks"]
+            if host in task["hosts"]
+        ]
+
+    def stats(self, host: str) -> dict[str, int]:
+        return t.cast("dict[str, int]", self.doc["stats"][host])
+
+    def failures(self, host: str) -> list[tuple[str, str]]:
+        """(task name, msg) of the tasks that failed on ``host`` (failures a rescue handled too)."""
+        return [(name, str(result.get("msg", ""))) for name, result in self.results(host) if result.get("failed")]
+
+    def __repr__(self) -> str:  # shown by pytest when an assertion about a run fails
+        return f"<PlaybookRun rc={self.rc} stats={self.doc.get('stats')} failures={self._all_failures()}>"
+
+    def _all_failures(self) -> list[tuple[str, str]]:
+        return [failure for host in self.doc.get("stats", {}) for failure in self.failures(host)]
+
+
+def _ansible_playbook_binary() -> str:
+    venv_binary = Path(sys.executable).with_name("ansible-playbook")
+    return str(venv_binary) if venv_binary.exists() else (shutil.which("ansible-playbook") or "ansible-playbook")
+
+
+def ansible_playbook(
+    target: LabTarget,
+    playbook: Path,
+    extra_vars: dict[str, t.Any] | None = None,
+    *flags: str,
+    env: dict[str, str] | None = None,
+    timeout: int = 600,
+) -> PlaybookRun:
+    """Run ``playbook`` against ``target`` (community.docker.docker connection, pipelining).
+
+    The target's Python is an inventory variable, so tasks delegated to localhost keep the
+    controller's own interpreter. ``env`` adds to the environment (ANSIBLE_* settings).
+    """
+    inventory = playbook.with_name(f"{playbook.stem}.{target.name}.inventory.ini")
+    inventory.write_text(
+        f"{target.name} ansible_connection=community.docker.docker ansible_python_interpreter=/usr/bin/python3\n"
+    )
+    cmd = [_ansible_playbook_binary(), "-i", str(inventory), str(playbook), *flags]
+    if extra_vars:
+        cmd += ["--extra-vars", json.dumps(extra_vars)]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, env=ansible_env(**(env or {})), timeout=timeout, check=False)
+    return PlaybookRun(cmd, proc, time.monotonic() - started)
+
+
+@pytest.fixture(scope="session")
+def run_playbook() -> t.Callable[..., PlaybookRun]:
+    """``run_playbook(target, playbook_path, {extra vars}, "--check", env={...})`` -> PlaybookRun."""
+    return ansible_playbook

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 import typing as t
-import uuid
 from pathlib import Path
 
 import pytest
@@ -112,62 +111,9 @@ def wait_for(probe: t.Callable[[], bool], what: str, timeout: float = READY_TIME
 
 
 @pytest.fixture(scope="module")
-def target() -> t.Iterator[Target]:
-    name = f"bulwark-it-ddc-{uuid.uuid4().hex[:8]}"
-    volume = f"{name}-var-lib-docker"
-    run = [
-        "docker",
-        "run",
-        "--detach",
-        "--pull",
-        "never",
-        "--name",
-        name,
-        "--hostname",
-        name,
-        "--label",
-        "org.bulwark.test=docker_daemon_config",
-        "--cgroupns",
-        "host",
-        "--volume",
-        "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-        "--tmpfs",
-        "/run",
-        "--tmpfs",
-        "/run/lock",
-        "--tmpfs",
-        "/tmp",
-        "--security-opt",
-        "seccomp=unconfined",
-        "--security-opt",
-        "apparmor=unconfined",
-        "--stop-signal",
-        "SIGRTMIN+3",
-        "--sysctl",
-        "net.ipv4.ip_forward=1",
-        "--sysctl",
-        "net.ipv4.conf.default.route_localnet=1",
-        "--volume",
-        f"{volume}:/var/lib/docker",
-    ]
-    for cap in ("SYS_ADMIN", "NET_ADMIN", "NET_RAW", "SYS_PTRACE", "MKNOD", "AUDIT_CONTROL", "AUDIT_WRITE"):
-        run += ["--cap-add", cap]
-    try:
-        sh(*run, IMAGE, "/lib/systemd/systemd")
-        box = Target(name)
-
-        def booted() -> bool:
-            state = box.exec("systemctl", "is-system-running", check=False).stdout.decode().strip()
-            return state in ("running", "degraded")
-
-        wait_for(booted, f"systemd in {name}")
-        wait_for(lambda: box.exec("docker", "version", check=False).returncode == 0, f"dockerd in {name}")
-        yield box
-    finally:
-        # A clean systemd halt first (inner dockerd stops), then the container and its volume.
-        sh("docker", "stop", "--time", "30", name, check=False, timeout=60)
-        sh("docker", "rm", "--force", "--volumes", name, check=False)
-        sh("docker", "volume", "rm", "--force", volume, check=False)
+def target(lab_targets: t.Any) -> Target:
+    """A Docker host (conftest.py: the DinD image, systemd as PID 1, dockerd answering)."""
+    return Target(lab_targets.start("bulwark-it-ddc", IMAGE, docker_host=True).name)
 
 
 def ansible(target: Target, args: dict[str, t.Any], *flags: str) -> dict[str, t.Any]:
