@@ -175,7 +175,7 @@ def ansible_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # docs/troubleshooting.md
         env.pop(var, None)
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(CACHE / "root-2.19"))
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(Path(__file__).resolve().parents[2] / "build" / "collections-2.19"))
     env.update(
         ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
         ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
