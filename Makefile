@@ -24,7 +24,7 @@ EXTRA_LANES := $(shell tools/bootstrap.sh 2.21 --probe 2>/dev/null && echo 2.21)
 # daemon with a private CA (see docs/troubleshooting.md).
 RUN := env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE \
 	PATH="$(BIN):$$PATH" HOME="$(BULWARK_CACHE)/home" \
-	ANSIBLE_COLLECTIONS_PATH="$(BULWARK_CACHE)/root-$(LANE)" \
+	ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/build/collections-$(LANE)" \
 	ANSIBLE_LOCAL_TEMP="$(BULWARK_CACHE)/home/.ansible/tmp"
 
 LAB := python3 lab/bulwark_lab.py
@@ -54,6 +54,7 @@ lab-down:
 lint: bootstrap
 	$(RUN) ansible-lint --profile production --strict
 	$(RUN) python tools/gen_docs.py --check
+	$(RUN) antsibull-changelog lint
 
 sanity: bootstrap
 	tools/ansible_test.sh $(LANE) sanity

@@ -14,16 +14,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 cache=${BULWARK_CACHE:-/var/cache/bulwark}
 venv="$cache/venv-$lane"
-deps="$cache/root-$lane/ansible_collections"
-root="$cache/ansible-test-$lane/ansible_collections"
+deps="$cache/deps-$lane/ansible_collections"
+# Per checkout (hash of its path), so that two clones can run ansible-test at the same time.
+root="$cache/ansible-test-$lane-$(printf %s "$repo" | sha256sum | cut -c1-12)/ansible_collections"
 dest="$root/bulwark/hardening"
 
 rm -rf "$root"
 mkdir -p "$dest"
-for ns in "$deps"/*; do
-  [ "$(basename "$ns")" = bulwark ] && continue
-  cp -a "$ns" "$root/"            # the entries are symlinks to the unzipped collections
-done
+cp -a "$deps"/. "$root/"          # namespaces whose entries are symlinks to the unzipped collections
 (cd "$repo" && git ls-files -z --cached --others --exclude-standard | xargs -0 -r tar -c --no-recursion -f -) \
   | tar -x -C "$dest"
 # ansible-test lists the collection's files with git when it is a repository, and walks the tree

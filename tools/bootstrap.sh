@@ -9,8 +9,9 @@
 #   collections-<bundle>/         the dependency collections, unzipped from the `ansible`
 #                                 wheel on PyPI (Galaxy is not reachable; the bundle pin
 #                                 fixes every collection version)
-#   root-<lane>/ansible_collections/   one collection root: our checkout (symlink) beside the
-#                                 dependencies, which is what ansible-test and ansible-doc need
+#   deps-<lane>/ansible_collections/   the dependency collections as one root (for ansible-test)
+# and, in the checkout, build/collections-<lane>/ansible_collections/: our checkout (symlink)
+# beside the dependencies, which is what ansible-playbook, ansible-doc and Molecule need
 #   home/.ansible/test/cache/get_pip_*.py   offline stand-in for ansible-test's pip bootstrap
 # Every step is skipped when its inputs did not change, so a warm run costs about a second.
 set -euo pipefail
@@ -82,12 +83,16 @@ if [ ! -f "$colls/.bulwark-stamp" ]; then
   touch "$colls/.bulwark-stamp"
 fi
 
-# 3. One ansible_collections root holding us and our dependencies.
-root="$cache/root-$lane/ansible_collections"
-mkdir -p "$root/bulwark"
+# 3. Collection roots. The dependencies' root is shared through the cache; the root that also
+#    holds this checkout (as bulwark/hardening) lives in the checkout's own build/ directory, so
+#    two clones on one machine never point each other's tools at the wrong tree.
+deps="$cache/deps-$lane/ansible_collections"
+root="$repo/build/collections-$lane/ansible_collections"
+mkdir -p "$deps" "$root/bulwark"
 ln -sfn "$repo" "$root/bulwark/hardening"
 for c in "${collections[@]}"; do
-  mkdir -p "$root/${c%/*}"
+  mkdir -p "$deps/${c%/*}" "$root/${c%/*}"
+  ln -sfn "$colls/ansible_collections/$c" "$deps/$c"
   ln -sfn "$colls/ansible_collections/$c" "$root/$c"
 done
 
@@ -101,4 +106,4 @@ if ! ls "$tcache"/pip-"$pip_pin"-*.whl >/dev/null 2>&1; then
 fi
 cmp -s "$here/get_pip_offline.py" "$tcache/$get_pip" || cp "$here/get_pip_offline.py" "$tcache/$get_pip"
 
-log "ready: $venv, $root"
+log "ready: $venv, ${root%/ansible_collections}"

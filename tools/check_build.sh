@@ -31,5 +31,15 @@ for r in roles/*/; do
   name=$(basename "$r")
   ansible-doc -t role "bulwark.hardening.$name" >/dev/null
 done
+# A filter is documented inline (DOCUMENTATION in <name>.py) or, when one file holds several
+# filters, in <name>.yml beside it.
+for f in $(grep -l '^DOCUMENTATION' plugins/filter/*.py) plugins/filter/*.yml; do
+  [ -e "$f" ] || continue
+  name=$(basename "$f"); name=${name%.*}
+  ansible-doc -t filter "bulwark.hardening.$name" >/dev/null
+done
+for c in plugins/callback/*.py; do
+  ansible-doc -t callback "bulwark.hardening.$(basename "$c" .py)" >/dev/null
+done
 modules=(plugins/modules/*.py); roles=(roles/*/)
-echo "check_build: ansible-doc renders ${#modules[@]} module(s) and ${#roles[@]} role(s)"
+echo "check_build: ansible-doc renders ${#modules[@]} module(s), ${#roles[@]} role(s), the filters and the callback"

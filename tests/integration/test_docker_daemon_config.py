@@ -123,7 +123,7 @@ def ansible(target: Target, args: dict[str, t.Any], *flags: str) -> dict[str, t.
     env = dict(os.environ)
     for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # LAB.md host fact 2
         env.pop(var, None)
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(CACHE / "root-2.19"))
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(Path(__file__).resolve().parents[2] / "build" / "collections-2.19"))
     env.update(
         ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
         ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
