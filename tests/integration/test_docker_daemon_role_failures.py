@@ -17,12 +17,14 @@ state it starts from. The cases, from the issue:
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import typing as t
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 # Everything the role writes on the host, apart from the audit rules file.
@@ -377,3 +379,48 @@ def test_converged_run_changes_nothing_and_does_not_restart(host: DockerHost, ro
     # Every module ran somewhere: on the host or, delegated, on the controller.
     modules = counts["tasks"] - counts["controller_checks"]
     assert counts["host_module_runs"] + counts["controller_module_runs"] >= modules > 0, counts
+
+
+def secret_pem_lines(path: Path) -> list[str]:
+    """The PEM lines of an EC private key that carry bytes of its secret scalar.
+
+    The later lines hold the public key only, which certificates and signing requests in the
+    output rightly contain (and can match line for line)."""
+    body = [line for line in path.read_text().splitlines() if line and not line.startswith("-----")]
+    der = base64.b64decode("".join(body))
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    scalar = key.private_numbers().private_value.to_bytes((key.curve.key_size + 7) // 8, "big")  # type: ignore[union-attr]
+    end = der.index(scalar) + len(scalar)
+    return body[: -(-(-(-end // 3) * 4) // 64)]
+
+
+def test_private_keys_never_reach_the_output(host: DockerHost, role: Role) -> None:
+    host.reset_packaged()  # no certificates on the host: the key is copied in this run
+
+    run = role.run(None, "--diff", "-v", env={"ANSIBLE_VERBOSE_TO_STDERR": "true"})
+
+    assert run.rc == 0 and run.stats(host.name)["failures"] == 0, run
+    assert host.read("/etc/docker/certs/server-key.pem")  # the key was really installed
+    output = json.dumps(run.doc) + run.stderr
+    for key in (role.pki_dir / "ca-key.pem", role.pki_dir / "hosts" / host.name / "key.pem"):
+        leaked = [line for line in secret_pem_lines(key) if line in output]
+        assert not leaked, f"{key.name}: {len(leaked)} line(s) of the private key are in the output"
+    host.converged = None
+
+
+def test_userns_remap_refused_while_the_daemon_has_images(host: DockerHost, role: Role) -> None:
+    role.converge()
+    host.sh("tar -C / -chf - usr/bin/true | docker import - bwk-userns-guard >/dev/null")
+    try:
+        before = host.snapshot()
+
+        run = role.run({"docker_daemon_userns_remap": "default"})
+
+        assert run.rc != 0
+        messages = " ".join(msg for _name, msg in run.failures(host.name))
+        assert "docker_daemon_userns_remap would hide what this daemon has now" in messages, run
+        assert "docker_daemon_userns_remap_force" in messages
+        assert host.snapshot() == before
+        assert "userns-remap" not in json.loads(host.read() or b"{}")
+    finally:
+        host.sh("docker image rm -f bwk-userns-guard >/dev/null", check=False)
