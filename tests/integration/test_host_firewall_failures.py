@@ -159,6 +159,7 @@ def test_converged_run_arms_no_rollback(target: SshTarget, converged: str) -> No
     assert run.stats(target.name)["changed"] == 0, run.results(target.name)
     ran = {short(name) for name, result in run.results(target.name) if not result.get("skipped")}
     assert "Save the live table and arm the rollback" not in ran
+    print(f"\nconverged host_firewall run: {run.seconds:.1f} s")  # shown with pytest -rP
 
 
 def test_policy_that_cuts_the_control_connection_is_rolled_back(target: SshTarget, converged: str) -> None:
@@ -179,6 +180,7 @@ def test_policy_that_cuts_the_control_connection_is_rolled_back(target: SshTarge
     # nothing of the refused policy was persisted.
     assert run.seconds < ROLLBACK_TIMEOUT + 40, run.seconds
     assert target.ssh_ok()
+    print(f"\nlockout play: failed and access restored in {run.seconds:.1f} s (rollback timeout {ROLLBACK_TIMEOUT} s)")
     assert target.table() == converged
     assert target.sh("cat /etc/bulwark/nftables.nft") == persisted
 
