@@ -51,7 +51,7 @@ def run_cmd(
 
 
 def image_exists(image: str) -> bool:
-    """Whether the docker CLI is there and has ``image`` (for ``pytest.mark.skipif``)."""
+    """Whether the docker CLI is there and has ``image``."""
     if shutil.which("docker") is None:
         return False
     return run_cmd("docker", "image", "inspect", image, check=False).returncode == 0
@@ -106,7 +106,7 @@ class LabTargets:
         """
         image = image or (DIND_IMAGE if docker_host else BASE_IMAGE)
         if not image_exists(image):
-            pytest.skip(f"needs the docker CLI and the lab image {image} (make lab)")
+            pytest.fail(f"needs the docker CLI and the lab image {image}: run `make lab` first")
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self.names.append(name)  # before `docker run`: a half-started container is removed too
         if docker_host:

@@ -96,7 +96,7 @@ class SshTarget:
 @pytest.fixture(scope="module")
 def target(lab_targets: t.Any, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[SshTarget]:
     if not image_exists(BASE_IMAGE):
-        pytest.skip(f"needs the docker CLI and the lab image {BASE_IMAGE} (make lab)")
+        pytest.fail(f"needs the docker CLI and the lab image {BASE_IMAGE}: run `make lab` first")
     workdir = tmp_path_factory.mktemp("host_firewall")
     key = workdir / "id_ed25519"
     run_cmd("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key))
@@ -122,7 +122,7 @@ def target(lab_targets: t.Any, tmp_path_factory: pytest.TempPathFactory) -> t.It
         check=False, timeout=300,
     )  # fmt: skip
     if install.returncode != 0:
-        pytest.skip(f"cannot install openssh-server from the Debian mirror: {install.stderr.decode()[-300:]}")
+        pytest.fail(f"cannot install openssh-server from the Debian mirror: {install.stderr.decode()[-300:]}")
     fmt = "{{.NetworkSettings.IPAddress}}"
     ip = run_cmd("docker", "inspect", "-f", fmt, name).stdout.decode().strip()
     box = SshTarget(name, ip, workdir, key)

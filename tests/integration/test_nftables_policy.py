@@ -77,7 +77,7 @@ class Lab(t.NamedTuple):
 @pytest.fixture(scope="module")
 def lab(lab_targets: t.Any) -> t.Iterator[Lab]:
     if not image_exists(BASE_IMAGE):
-        pytest.skip(f"needs the docker CLI and the lab image {BASE_IMAGE} (make lab)")
+        pytest.fail(f"needs the docker CLI and the lab image {BASE_IMAGE}: run `make lab` first")
     suffix = uuid.uuid4().hex[:8]
     network = f"bwk-it-nft-{suffix}"
     run_cmd("docker", "network", "create", network)
