@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
-import time
 import typing as t
-from pathlib import Path
 
 import pytest
+from conftest import ansible_module, image_exists, wait_for  # type: ignore[import-not-found]
+from conftest import run_cmd as sh  # type: ignore[import-not-found]
 
 IMAGE = os.environ.get("BULWARK_DIND_IMAGE", "bulwark-lab/dind:latest")
 DAEMON_JSON = "/etc/docker/daemon.json"
 PACKAGED_UNIT = "/lib/systemd/system/docker.service"
 DROPIN = "/etc/systemd/system/docker.service.d/override.conf"
-READY_TIMEOUT_S = 120
-CACHE = Path(os.environ.get("BULWARK_CACHE", "/var/cache/bulwark"))
 
 # Keys the tests do not manage: they must survive every run untouched.
 UNMANAGED = {"log-level": "info", "max-concurrent-downloads": 4}
@@ -36,25 +32,10 @@ INITIAL = b'{"icc": true,  "log-level": "info",\n"max-concurrent-downloads": 4}\
 SETTINGS = {"icc": False, "live-restore": True, "no-new-privileges": True}
 
 
-def sh(
-    *cmd: str, check: bool = True, stdin: bytes | None = None, timeout: int = 120
-) -> subprocess.CompletedProcess[bytes]:
-    proc = subprocess.run(list(cmd), input=stdin, capture_output=True, timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
-    return proc
-
-
-def _image_exists() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    return sh("docker", "image", "inspect", IMAGE, check=False).returncode == 0
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _lab_image() -> None:
     # The real daemon is the point of these tests: without the lab they fail, never skip.
-    if not _image_exists():
+    if not image_exists(IMAGE):
         pytest.fail(f"needs the docker CLI and the lab image {IMAGE}: run `make lab` first")
 
 
@@ -103,15 +84,6 @@ class Target:
         self.restart_docker(with_socket=True)
 
 
-def wait_for(probe: t.Callable[[], bool], what: str, timeout: float = READY_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def target(lab_targets: t.Any) -> Target:
     """A Docker host (conftest.py: the DinD image, systemd as PID 1, dockerd answering)."""
@@ -120,42 +92,7 @@ def target(lab_targets: t.Any) -> Target:
 
 def ansible(target: Target, args: dict[str, t.Any], *flags: str) -> dict[str, t.Any]:
     """Run the module once through the ansible CLI; return the host's result."""
-    venv_ansible = Path(sys.executable).with_name("ansible")
-    binary = str(venv_ansible) if venv_ansible.exists() else (shutil.which("ansible") or "ansible")
-    env = dict(os.environ)
-    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # LAB.md host fact 2
-        env.pop(var, None)
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(Path(__file__).resolve().parents[2] / "build" / "collections-2.19"))
-    env.update(
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_PIPELINING="true",
-        ANSIBLE_NOCOLOR="1",
-    )
-    cmd = [
-        binary,
-        "all",
-        "-i",
-        f"{target.name},",
-        "-c",
-        "community.docker.docker",
-        "-e",
-        "ansible_python_interpreter=/usr/bin/python3",
-        "-m",
-        "bulwark.hardening.docker_daemon_config",
-        "-a",
-        json.dumps(args),
-        *flags,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, env=env, timeout=180, check=False)
-    try:
-        output = json.loads(proc.stdout)
-        return t.cast(dict[str, t.Any], output["plays"][0]["tasks"][0]["hosts"][target.name])
-    except (ValueError, KeyError, IndexError) as exc:
-        raise AssertionError(
-            f"no result from {' '.join(cmd)} (rc {proc.returncode}):\n{proc.stdout.decode(errors='replace')}"
-            f"\n{proc.stderr.decode(errors='replace')}"
-        ) from exc
+    return t.cast("dict[str, t.Any]", ansible_module(target, "bulwark.hardening.docker_daemon_config", args, *flags))
 
 
 def test_quartet_check_apply_check_apply(target: Target) -> None:
