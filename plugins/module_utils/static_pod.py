@@ -693,11 +693,6 @@ def plan(pod: dict[str, t.Any], request: Request, container: str | None = None, 
         volumes_added += _auto_mount(spec, target, request, after_values)
     _set_annotations(after, request.annotations)
 
-    named = [*request.set, *request.remove, *request.remove_list_items]
-    item_status = {
-        name: "ok" if before_values.get(name, _ABSENT) == after_values.get(name, _ABSENT) else "changed"
-        for name in dict.fromkeys(named)
-    }
     return Plan(
         changed=after != pod,
         before=pod,
@@ -713,8 +708,29 @@ def plan(pod: dict[str, t.Any], request: Request, container: str | None = None, 
         flags_removed=[n for n in before_values if n not in after_values],
         volumes_added=volumes_added,
         flags=after_values,
-        item_status=item_status,
+        item_status=_item_status(request, before_values, after_values),
     )
+
+
+def _item_status(
+    request: Request, before: t.Mapping[str, str | None], after: t.Mapping[str, str | None]
+) -> dict[str, str]:
+    """ok or changed for each flag the request names, and for each item of a list flag as
+    ``flag/item`` (``enable-admission-plugins/NodeRestriction``): one flag often carries several
+    controls, and each must be reported on its own."""
+    status = {}
+    for name in dict.fromkeys([*request.set, *request.remove, *request.remove_list_items]):
+        status[name] = "ok" if before.get(name, _ABSENT) == after.get(name, _ABSENT) else "changed"
+    for name, value in request.set.items():
+        if name in request.list_flags:
+            had = _items(before.get(name))
+            for item in _items(value):
+                status[f"{name}/{item}"] = "ok" if item in had else "changed"
+    for name, drop in request.remove_list_items.items():
+        had = _items(before.get(name))
+        for item in drop:
+            status[f"{name}/{item}"] = "changed" if item in had else "ok"
+    return status
 
 
 # --------------------------------------------------------------------------- --help, backups

@@ -881,8 +881,27 @@ def test_item_status_names_every_requested_flag() -> None:
         "enable-bootstrap-token-auth": "changed",
         "insecure-port": "ok",
         "enable-admission-plugins": "ok",
+        "authorization-mode/Node": "ok",
+        "authorization-mode/RBAC": "ok",
+        "enable-admission-plugins/AlwaysAdmit": "ok",
     }
     assert result.flags["profiling"] == "false"
+
+
+def test_item_status_reports_each_item_of_a_list_flag() -> None:
+    manifest = with_command("--enable-admission-plugins=NodeRestriction,AlwaysAdmit")
+    result = run(
+        manifest,
+        set={"enable-admission-plugins": ["NodeRestriction", "EventRateLimit"]},
+        remove_list_items={"enable-admission-plugins": ["AlwaysAdmit"]},
+    )
+    assert result.flags["enable-admission-plugins"] == "NodeRestriction,EventRateLimit"
+    assert result.item_status == {
+        "enable-admission-plugins": "changed",
+        "enable-admission-plugins/NodeRestriction": "ok",
+        "enable-admission-plugins/EventRateLimit": "changed",
+        "enable-admission-plugins/AlwaysAdmit": "changed",
+    }
     assert "enable-bootstrap-token-auth" not in result.flags
 
 
