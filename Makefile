@@ -47,6 +47,7 @@ bootstrap: sysdeps  ## the pinned toolchain and dependency collections (no Galax
 
 lab:  ## the lab images (cached by recipe hash)
 	@$(LAB) images
+	@$(LAB) binaries
 
 lab-down:
 	@$(LAB) down --all

@@ -85,6 +85,9 @@ IMAGES: dict[str, Image] = {
         Image("base", None, tuple(BASE_PACKAGES.split(","))),
         Image("dind", "base", ("docker.io", "openssl", "curl", "auditd", "python3-apt")),
         Image("syslog", "base", ("rsyslog", "rsyslog-gnutls")),
+        # kubeadm's node layout, run by the static-pod runner (no kubelet yet); the Kubernetes
+        # binaries are bind-mounted from the cache, so a new build needs no image rebuild.
+        Image("control-plane", "base", ("python3-yaml", "python3-kubernetes", "openssl", "curl")),
     )
 }
 
@@ -104,6 +107,8 @@ class Target:
     sysctls: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()  # container paths kept on named volumes (removed by `down`)
     probe: tuple[str, ...] = ()  # run in the container after systemd is up; exit 0 = ready
+    binaries: tuple[str, ...] = ()  # built Go binaries bind-mounted read-only at /usr/local/bin
+    setup: tuple[str, ...] = ()  # run once after boot with the target's IP appended; exit 0 = ready
 
     @property
     def container(self) -> str:
@@ -128,9 +133,47 @@ TARGETS: dict[str, Target] = {
         ),
         Target("node", "base", "nodes", 11),
         Target("syslog", "syslog", "log_receivers", 12),
+        Target(
+            "control-plane",
+            "control-plane",
+            "control_plane",
+            13,
+            binaries=("kube-apiserver", "kubeadm", "etcd"),
+            setup=("/usr/local/sbin/bulwark-kubeadm-init",),
+        ),
     )
 }
-GROUPS = ("docker_hosts", "nodes", "log_receivers")
+GROUPS = ("docker_hosts", "nodes", "log_receivers", "control_plane")
+
+
+@dataclass(frozen=True)
+class GoBuild:
+    """Binaries built from a pinned Go module recipe in lab/kube/<name> through the module proxy."""
+
+    name: str
+    module: str  # the required module whose version names the build
+    binaries: tuple[tuple[str, str], ...]  # (binary, package)
+    version_vars: tuple[str, ...] = ()  # packages whose gitVersion/gitMajor/gitMinor get the version
+
+    @property
+    def recipe_dir(self) -> Path:
+        return LAB_DIR / "kube" / self.name
+
+
+GO_BUILDS: dict[str, GoBuild] = {
+    build.name: build
+    for build in (
+        GoBuild(
+            "kubernetes",
+            "k8s.io/kubernetes",
+            (("kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"), ("kubeadm", "k8s.io/kubernetes/cmd/kubeadm")),
+            # Without these the binaries call themselves v0.0.0-master and kubeadm refuses them.
+            ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"),
+        ),
+        GoBuild("etcd", "go.etcd.io/etcd/server/v3", (("etcd", "go.etcd.io/etcd/server/v3"),)),
+    )
+}
+BINARY_BUILDS = {binary: build for build in GO_BUILDS.values() for binary, _package in build.binaries}
 
 
 # --- pure functions ----------------------------------------------------------------------------
@@ -301,8 +344,11 @@ def volume_name(target: Target, path: str) -> str:
     return target.container + path.replace("/", "-")
 
 
-def docker_run_args(target: Target, ip: str) -> list[str]:
-    """`docker run` for a target: systemd as PID 1 without --privileged (LAB.md 2-4)."""
+def docker_run_args(target: Target, ip: str, binaries: Mapping[str, Path] | None = None) -> list[str]:
+    """`docker run` for a target: systemd as PID 1 without --privileged (LAB.md 2-4).
+
+    BINARIES maps the target's built binaries to their paths in the cache.
+    """
     cgroup_mode = "rw" if target.cgroup_rw else "ro"
     # fmt: off
     args = [
@@ -324,7 +370,32 @@ def docker_run_args(target: Target, ip: str) -> list[str]:
         args += ["--sysctl", sysctl]
     for path in target.volumes:
         args += ["--volume", f"{volume_name(target, path)}:{path}"]
+    for name in target.binaries:
+        args += ["--volume", f"{(binaries or {})[name]}:/usr/local/bin/{name}:ro"]
     return [*args, IMAGES[target.image].tag, "/lib/systemd/systemd"]
+
+
+def required_version(go_mod: str, module: str) -> str:
+    """The version GO_MOD (the text of a go.mod) requires of MODULE."""
+    for line in go_mod.splitlines():
+        words = line.replace("require ", "", 1).split()
+        if len(words) >= 2 and words[0] == module:
+            return words[1]
+    raise LabError(f"go.mod does not require {module}")
+
+
+def go_ldflags(build: GoBuild, version: str) -> str:
+    """-s -w (no debug info: a third of the size) and the version the binaries report."""
+    flags = ["-s", "-w"]
+    major, minor = version.lstrip("v").split(".")[:2]
+    for package in build.version_vars:
+        flags += [
+            f"-X {package}.gitVersion={version}",
+            f"-X {package}.gitMajor={major}",
+            f"-X {package}.gitMinor={minor}",
+            f"-X {package}.gitTreeState=clean",
+        ]
+    return " ".join(flags)
 
 
 def render_inventory(running: Mapping[str, str]) -> str:
@@ -364,7 +435,9 @@ def run(cmd: Sequence[str], *, check: bool = True, timeout: float | None = None)
     return proc
 
 
-def run_logged(cmd: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> None:
+def run_logged(
+    cmd: Sequence[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> None:
     """Run a long build step with its output appended to LOG; on failure, quote the log's end."""
     with log.open("a") as out:
         out.write(f"$ {shlex.join(cmd)}\n")
@@ -375,6 +448,7 @@ def run_logged(cmd: Sequence[str], log: Path, env: Mapping[str, str] | None = No
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
             check=False,
         ).returncode
     if code != 0:
@@ -635,6 +709,94 @@ def ensure_images(names: Iterable[str], cache: Path, force: Iterable[str] = ()) 
         print(f"{name}: built in {time.monotonic() - started:.1f} s (recipe {hashes[name][:12]})", flush=True)
 
 
+def find_go() -> str:
+    for candidate in (shutil.which("go"), "/usr/local/go/bin/go", "/usr/lib/go/bin/go"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise LabError(
+        "Go is needed to build the Kubernetes binaries and was not found in PATH or /usr/local/go;"
+        " install a Go release at least as new as the `go` line of lab/kube/kubernetes/go.mod"
+    )
+
+
+def go_build_dir(build: GoBuild, cache: Path, go: str) -> tuple[Path, str, str]:
+    """(cache dir, version, recipe hash) of BUILD: the dir is named by version and recipe hash."""
+    files = read_recipe_files(build.recipe_dir)
+    version = required_version(files["go.mod"].decode(), build.module)
+    toolchain = run([go, "env", "GOVERSION"]).stdout.strip()
+    recipe = recipe_hash(files, "", (), toolchain, go_ldflags(build, version))
+    return cache / "kube" / f"{build.name}-{version}-{recipe[:12]}", version, recipe
+
+
+def build_go(build: GoBuild, cache: Path, go: str, out: Path, version: str) -> None:
+    log = lab_dir(cache, "logs") / f"go-{build.name}.log"
+    log.write_text("")
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    env = {
+        # Module and build caches live in the lab cache: a second build of another version reuses them.
+        "GOMODCACHE": str(cache / "go" / "mod"),
+        "GOCACHE": str(cache / "go" / "build"),
+        "GOFLAGS": "-mod=readonly -trimpath",
+        "GOTOOLCHAIN": "local",
+        # Static binaries: the static-pod runner gives each pod a root with nothing but its mounts.
+        "CGO_ENABLED": "0",
+        "HOME": str(cache / "go"),
+    }
+    for binary, package in build.binaries:
+        cmd = [go, "build", "-ldflags", go_ldflags(build, version), "-o", str(partial / binary), package]
+        started = time.monotonic()
+        run_logged(cmd, log, env=env, cwd=build.recipe_dir)
+        print(f"{build.name}: built {binary} {version} in {time.monotonic() - started:.0f} s", flush=True)
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)  # only a complete set of binaries may be found by the next run
+    for old in out.parent.glob(f"{build.name}-*"):
+        if old != out:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def ensure_binaries(names: Iterable[str], cache: Path) -> dict[str, Path]:
+    """Build the Go binaries NAMES need (cold: several minutes on 2 cores); map each to its path."""
+    names = list(names)
+    paths: dict[str, Path] = {}
+    builds = [build for build in GO_BUILDS.values() if any(BINARY_BUILDS[name] is build for name in names)]
+    if not builds:
+        return paths
+    go = find_go()
+    for build in builds:
+        out, version, recipe = go_build_dir(build, cache, go)
+        if all((out / binary).is_file() for binary, _package in build.binaries):
+            print(f"{build.name}: up to date ({version}, recipe {recipe[:12]})")
+        else:
+            check_disk(free_space(cache), str(cache), need_mb=MIN_FREE_MB + 4096)
+            print(f"{build.name}: building {version} (log: {cache / 'lab/logs'}/go-{build.name}.log)", flush=True)
+            build_go(build, cache, go, out, version)
+        paths.update({binary: out / binary for binary, _package in build.binaries})
+    # Stable names for Molecule scenarios and tests, which mount the binaries without the lab tool.
+    current = cache / "kube" / "bin"
+    current.mkdir(parents=True, exist_ok=True)
+    for binary, path in paths.items():
+        link = current / binary
+        if not link.is_symlink() or link.readlink() != path:
+            partial = link.with_name(f".{binary}.partial")
+            partial.unlink(missing_ok=True)
+            partial.symlink_to(path)
+            partial.replace(link)
+    return {name: paths[name] for name in names}
+
+
+def run_setup(target: Target, ip: str) -> None:
+    """The target's one-time setup (kubeadm phases for the control plane), quoting its output on failure."""
+    proc = run(["docker", "exec", target.container, *target.setup, ip], check=False, timeout=300)
+    if proc.returncode != 0:
+        lines = (proc.stdout + proc.stderr).strip().splitlines()[-12:]
+        raise LabError(
+            f"{target.name}: setup `{shlex.join(target.setup)}` failed (exit {proc.returncode}):\n"
+            + "\n".join(f"    {line}" for line in lines)
+        )
+
+
 def lab_subnet() -> ipaddress.IPv4Network:
     return parse_subnet(os.environ.get("BULWARK_LAB_SUBNET") or DEFAULT_SUBNET)
 
@@ -767,6 +929,14 @@ def cmd_images(args: argparse.Namespace, cache: Path) -> None:
         ensure_images(names, cache, force=names if args.force else ())
 
 
+def cmd_binaries(args: argparse.Namespace, cache: Path) -> None:
+    names = validate_names("binary", args.names, BINARY_BUILDS) or list(BINARY_BUILDS)
+    require_root()
+    with lab_lock(cache):
+        for name, path in ensure_binaries(names, cache).items():
+            print(f"{name}: {path}")
+
+
 def cmd_up(args: argparse.Namespace, cache: Path) -> None:
     targets = [TARGETS[name] for name in validate_names("target", args.targets, TARGETS)]
     subnet = lab_subnet()
@@ -774,6 +944,7 @@ def cmd_up(args: argparse.Namespace, cache: Path) -> None:
     with lab_lock(cache):
         ensure_engine(cache)
         ensure_images({target.image for target in targets}, cache)
+        binaries = ensure_binaries(dict.fromkeys(name for target in targets for name in target.binaries), cache)
         ensure_network(subnet)
         booting = []
         for target in targets:
@@ -789,10 +960,12 @@ def cmd_up(args: argparse.Namespace, cache: Path) -> None:
             for path in target.volumes:
                 name = volume_name(target, path)
                 run(["docker", "volume", "create", "--label", f"{TARGET_LABEL}={target.name}", name])
-            run(docker_run_args(target, target_ip(subnet, target)))
+            run(docker_run_args(target, target_ip(subnet, target), binaries))
             booting.append((target, time.monotonic()))
         for target, started in booting:
             systemd = wait_ready(target)
+            if target.setup:
+                run_setup(target, target_ip(subnet, target))
             print(
                 f"{target.name}: ready in {time.monotonic() - started:.1f} s"
                 f" ({target.container}, {target_ip(subnet, target)}, systemd {systemd})"
@@ -854,6 +1027,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     images.add_argument("names", nargs="*", metavar="NAME", help=f"one of: {', '.join(IMAGES)}")
     images.add_argument("--force", action="store_true", help="rebuild NAMEs from scratch (no rootfs cache)")
     images.set_defaults(func=cmd_images)
+    binaries = commands.add_parser(
+        "binaries", help="build the Kubernetes binaries and etcd from source (cached by version and recipe)"
+    )
+    binaries.add_argument("names", nargs="*", metavar="NAME", help=f"one of: {', '.join(BINARY_BUILDS)}")
+    binaries.set_defaults(func=cmd_binaries)
     up = commands.add_parser("up", help="start targets (building their images if needed)")
     up.add_argument("targets", nargs="+", metavar="TARGET", help=f"one of: {', '.join(TARGETS)}")
     up.set_defaults(func=cmd_up)

@@ -49,9 +49,9 @@ def image_ids() -> dict[str, str]:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["up", "nosuch"], "unknown target 'nosuch'; known targets: docker-host, node, syslog"),
-        (["down", "node", "web"], "unknown target 'web'; known targets: docker-host, node, syslog"),
-        (["images", "base", "nope"], "unknown image 'nope'; known images: base, dind, syslog"),
+        (["up", "nosuch"], "unknown target 'nosuch'; known targets: control-plane, docker-host, node, syslog"),
+        (["down", "node", "web"], "unknown target 'web'; known targets: control-plane, docker-host, node, syslog"),
+        (["images", "base", "nope"], "unknown image 'nope'; known images: base, control-plane, dind, syslog"),
     ],
 )
 def test_unknown_name_exits_2_with_one_line(args: list[str], message: str) -> None:
@@ -208,3 +208,58 @@ def test_docker_host_runs_dockerd_on_a_volume_that_down_removes(lab_images: None
     assert docker("container", "inspect", container).returncode != 0
     assert docker("volume", "inspect", volume).returncode != 0
     assert inventory_groups()["docker_hosts"] == []
+
+
+@pytest.mark.lab
+def test_binaries_on_a_warm_cache_build_nothing(lab_host: None) -> None:
+    run_lab("binaries", timeout=3600)  # cold: several minutes, once per cache
+    started = time.monotonic()
+    result = run_lab("binaries")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^kubernetes: up to date \(v1\.37\.2, recipe [0-9a-f]{12}\)$", result.stdout, re.M)
+    assert re.search(r"^etcd: up to date \(v3\.7\.0, recipe [0-9a-f]{12}\)$", result.stdout, re.M)
+    assert elapsed < 10, f"a warm `binaries` took {elapsed:.1f} s"
+    paths = {name: Path(re.search(rf"^{name}: (\S+)$", result.stdout, re.M).group(1)) for name in lab.BINARY_BUILDS}
+    for path in paths.values():
+        # Static: the static-pod runner gives a pod nothing but the binary and its mounts.
+        assert b"/lib64/ld-linux" not in path.read_bytes()[:4096]
+    version = subprocess.run(
+        [str(paths["kubeadm"]), "version", "-o", "short"], capture_output=True, text=True, check=False
+    )
+    assert version.stdout.strip() == "v1.37.2"
+
+
+@pytest.mark.lab
+def test_up_control_plane_runs_a_kubeadm_node_with_a_ready_api_server(lab_images: None, tmp_path: Path) -> None:
+    container = "bulwark-lab-control-plane"
+    run_lab("down", "control-plane")
+    try:
+        up = run_lab("up", "control-plane", timeout=3600)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert re.search(r"^control-plane: ready in [0-9.]+ s", up.stdout, re.M), up.stdout
+        assert inventory_groups()["control_plane"] == [container]
+        manifests = docker("exec", container, "ls", "/etc/kubernetes/manifests").stdout.split()
+        assert manifests == ["etcd.yaml", "kube-apiserver.yaml"]
+        ps = docker("exec", container, "ps", "-eo", "args").stdout
+        assert re.search(r"^kube-apiserver .*--advertise-address=172\.30\.117\.13", ps, re.M), ps
+        assert re.search(r"^etcd .*--data-dir=/var/lib/etcd", ps, re.M), ps
+
+        # kubeadm's admin credentials reach the API server from the host, and the kubeadm-config
+        # ConfigMap is there as `kubeadm init` leaves it.
+        kubeconfig = tmp_path / "admin.conf"
+        assert docker("cp", f"{container}:/etc/kubernetes/admin.conf", str(kubeconfig)).returncode == 0
+        from kubernetes import client, config  # the test venv's client, as the roles use it
+
+        api = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
+        data = api.read_namespaced_config_map("kubeadm-config", "kube-system").data
+        assert "kubernetesVersion: v1.37.2" in data["ClusterConfiguration"]
+        assert "controlPlaneEndpoint: 172.30.117.13:6443" in data["ClusterConfiguration"]
+
+        again = run_lab("up", "control-plane")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "control-plane: already running (bulwark-lab-control-plane)" in again.stdout.splitlines()
+    finally:
+        down = run_lab("down", "control-plane")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert inventory_groups()["control_plane"] == []

@@ -12,7 +12,7 @@ import bulwark_lab as lab
 import pytest
 import yaml
 
-KNOWN_TARGETS = "docker-host, node, syslog"
+KNOWN_TARGETS = "control-plane, docker-host, node, syslog"
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def test_validate_names_accepts(kind: str, names: list[str], known: dict, expect
             lab.TARGETS,
             f"unknown targets 'a', 'b'; known targets: {KNOWN_TARGETS}",
         ),
-        ("image", ["web"], lab.IMAGES, "unknown image 'web'; known images: base, dind, syslog"),
+        ("image", ["web"], lab.IMAGES, "unknown image 'web'; known images: base, control-plane, dind, syslog"),
         ("target", ["Node"], lab.TARGETS, f"unknown target 'Node'; known targets: {KNOWN_TARGETS}"),
     ],
 )
@@ -292,7 +292,8 @@ def test_docker_run_args_docker_host() -> None:
 @pytest.mark.parametrize("target", sorted(lab.TARGETS))
 def test_no_target_asks_for_privileged(target: str) -> None:
     # --privileged and --cap-add ALL cannot start on these hosts (LAB.md host fact 1).
-    args = lab.docker_run_args(lab.TARGETS[target], "172.30.117.2")
+    binaries = {name: Path(f"/cache/{name}") for name in lab.TARGETS[target].binaries}
+    args = lab.docker_run_args(lab.TARGETS[target], "172.30.117.2", binaries)
     assert "--privileged" not in args
     assert "ALL" not in args
 
@@ -309,6 +310,8 @@ all:
     nodes:
       hosts: {}
     log_receivers:
+      hosts: {}
+    control_plane:
       hosts: {}
 """
 
@@ -341,6 +344,14 @@ def test_recipes_are_in_the_tree() -> None:
     assert set(lab.read_recipe_files(lab.IMAGES["base"].recipe_dir)) == {"rootfs.sh"}
     for name in ("dind", "syslog"):
         assert set(lab.read_recipe_files(lab.IMAGES[name].recipe_dir)) == {"Dockerfile"}
+    assert set(lab.read_recipe_files(lab.IMAGES["control-plane"].recipe_dir)) == {
+        "Dockerfile",
+        "bulwark-kubeadm-init",
+        "bulwark-static-pods.service",
+        "static_pod_runner.py",
+    }
+    for build in lab.GO_BUILDS.values():
+        assert set(lab.read_recipe_files(build.recipe_dir)) == {"go.mod", "go.sum", "tools.go"}
 
 
 def test_recipe_hashes_chain_to_the_parent() -> None:
@@ -350,3 +361,53 @@ def test_recipe_hashes_chain_to_the_parent() -> None:
     # Another mirror lands in the base's sources.list, so every image is a new recipe.
     moved = lab.recipe_hashes("http://mirror.example/debian", "http://deb.debian.org/debian-security")
     assert all(moved[name] != hashes[name] for name in lab.IMAGES)
+
+
+def test_docker_run_args_control_plane_mounts_the_built_binaries_read_only() -> None:
+    binaries = {name: Path(f"/cache/kube/b/{name}") for name in ("kube-apiserver", "kubeadm", "etcd")}
+    args = lab.docker_run_args(lab.TARGETS["control-plane"], "172.30.117.13", binaries)
+    pairs = set(zip(args, args[1:]))
+    for name in binaries:
+        assert ("--volume", f"/cache/kube/b/{name}:/usr/local/bin/{name}:ro") in pairs
+    assert args[-2:] == ["bulwark-lab/control-plane:latest", "/lib/systemd/systemd"]
+
+
+def test_every_target_binary_has_a_build() -> None:
+    for target in lab.TARGETS.values():
+        assert all(name in lab.BINARY_BUILDS for name in target.binaries)
+
+
+@pytest.mark.parametrize(
+    ("build", "module", "version"),
+    [("kubernetes", "k8s.io/kubernetes", "v1.37.2"), ("etcd", "go.etcd.io/etcd/server/v3", "v3.7.0")],
+)
+def test_the_go_recipes_pin_their_release(build: str, module: str, version: str) -> None:
+    go_mod = (lab.GO_BUILDS[build].recipe_dir / "go.mod").read_text()
+    assert lab.GO_BUILDS[build].module == module
+    assert lab.required_version(go_mod, module) == version
+
+
+def test_every_kubernetes_staging_module_is_replaced_by_its_release() -> None:
+    # A staging module left at v0.0.0 makes `go build` fail; one at another release mixes versions.
+    go_mod = (lab.GO_BUILDS["kubernetes"].recipe_dir / "go.mod").read_text()
+    block = go_mod.split("replace (", 1)[1].split(")", 1)[0]
+    targets = {line.split("=>")[1].split()[1] for line in block.strip().splitlines()}
+    assert targets == {"v0.37.2"}
+    assert "k8s.io/api => k8s.io/api v0.37.2" in block
+
+
+def test_required_version_reads_single_and_block_requires() -> None:
+    text = "module x\n\nrequire a.b/c v1.2.3\n\nrequire (\n\td.e/f v0.1.0 // indirect\n)\n"
+    assert lab.required_version(text, "a.b/c") == "v1.2.3"
+    assert lab.required_version(text, "d.e/f") == "v0.1.0"
+    with pytest.raises(lab.LabError, match="does not require g.h/i"):
+        lab.required_version(text, "g.h/i")
+
+
+def test_go_ldflags_stamp_the_kubernetes_version() -> None:
+    flags = lab.go_ldflags(lab.GO_BUILDS["kubernetes"], "v1.37.2")
+    assert flags.startswith("-s -w ")
+    assert "-X k8s.io/component-base/version.gitVersion=v1.37.2" in flags
+    assert "-X k8s.io/component-base/version.gitMinor=37" in flags
+    assert "-X k8s.io/client-go/pkg/version.gitMajor=1" in flags
+    assert lab.go_ldflags(lab.GO_BUILDS["etcd"], "v3.7.0") == "-s -w"
