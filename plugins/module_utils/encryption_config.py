@@ -46,6 +46,7 @@ __all__ = [
     "YAML_IMPORT_ERROR",
     "EncryptionConfigError",
     "Plan",
+    "check_key",
     "default_key_name",
     "parse_encryption_config",
     "plan",
@@ -82,7 +83,7 @@ def provider_type(entry: t.Mapping[str, t.Any]) -> str:
     return next(iter(entry))
 
 
-def _check_key(key: t.Any, where: str, ptype: str) -> None:
+def check_key(key: t.Any, where: str, ptype: str) -> None:
     if not isinstance(key, dict) or not isinstance(key.get("name"), str) or not key["name"]:
         raise EncryptionConfigError(f"{where}: every key needs a non-empty 'name' and a 'secret'")
     name = key["name"]
@@ -116,7 +117,7 @@ def _check_provider(entry: t.Any, where: str) -> None:
     if not isinstance(keys, list) or not keys:
         raise EncryptionConfigError(f"{where}.{ptype}.keys: at least one key is required")
     for index, key in enumerate(keys):
-        _check_key(key, f"{where}.{ptype}.keys[{index}]", ptype)
+        check_key(key, f"{where}.{ptype}.keys[{index}]", ptype)
 
 
 def validate_config(config: t.Mapping[str, t.Any]) -> None:
@@ -235,7 +236,7 @@ class Plan:
 
 def _split(resource: str) -> tuple[str, str]:
     # As schema.ParseGroupResource: "secrets" -> ("", "secrets"), "deployments.apps" -> ("apps", ...)
-    name, _, group = resource.partition(".")
+    name, _dot, group = resource.partition(".")
     return group, name
 
 

@@ -77,6 +77,14 @@ options:
         the key that encrypts.
       - Defaults to C(bulwark-) and the UTC time, for example V(bulwark-20250131120000).
     type: str
+  secret:
+    description:
+      - The key to use when the module creates one, as base64 of 32 random bytes (C(head -c 32 /dev/urandom | base64)).
+      - Every API server of a cluster must have the same key, or none can read what another encrypted; give the same
+        value (from Ansible Vault) to every control-plane node. Without it, the module makes a key with
+        C(os.urandom), which suits a single control-plane node.
+      - Used only when a key is created; a file that already encrypts with O(provider) keeps its key.
+    type: str
   keep_identity:
     description:
       - Keep C(identity) as the last provider of the group (added when missing), so that data written before
@@ -203,6 +211,7 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.encryption_confi
     PROVIDERS,
     YAML_IMPORT_ERROR,
     EncryptionConfigError,
+    check_key,
     default_key_name,
     parse_encryption_config,
     plan,
@@ -215,6 +224,7 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "provider": {"type": "str", "choices": list(PROVIDERS), "default": "secretbox"},
     "resources": {"type": "list", "elements": "str", "default": ["secrets"]},
     "key_name": {"type": "str", "no_log": False},
+    "secret": {"type": "str", "no_log": True},
     "keep_identity": {"type": "bool", "default": True},
     "mode": {"type": "raw", "default": "0600"},
     "owner": {"type": "str", "default": "root"},
@@ -267,11 +277,13 @@ def main() -> None:
     file_args = module.load_file_common_arguments(module.params, path=path)
 
     def new_secret() -> str:
-        secret = base64.b64encode(os.urandom(KEY_BYTES)).decode("ascii")
+        secret = module.params["secret"] or base64.b64encode(os.urandom(KEY_BYTES)).decode("ascii")
         module.no_log_values.add(secret)  # masked in any output, should it ever get there
         return secret
 
     try:
+        if module.params["secret"]:
+            check_key({"name": "secret", "secret": module.params["secret"]}, "secret", module.params["provider"])
         current, existed = read_current(path)  # I/O
         module.no_log_values.update(secret_values(current))
         key_name = module.params["key_name"] or default_key_name(datetime.datetime.now(datetime.timezone.utc))

@@ -145,8 +145,9 @@ options:
     description:
       - Flags of O(set) that the manifest may not already set to another value. When it does, the module fails before
         any change, naming the flag and both values.
-      - For flags that name a whole configuration file (C(authentication-config), C(admission-control-config-file)):
-        pointing them at a new file would silently drop everything the old one configured.
+      - Meant for flags that name a whole configuration file, such as C(authentication-config) and
+        C(admission-control-config-file); pointing them at a new file would silently drop everything the old one
+        configured.
     type: list
     elements: str
   validate_flags:

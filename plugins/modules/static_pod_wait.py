@@ -144,10 +144,10 @@ import os
 import ssl
 import time
 import traceback
-import urllib.error
-import urllib.request
+from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.urls import open_url
 from ansible_collections.bulwark.hardening.plugins.module_utils.pod_process import (
     PodProcess,
     http_probe_urls,
@@ -193,12 +193,9 @@ def read_processes(command):
     return processes
 
 
-def kubelet_context():
-    """kubelet's probes: no client certificate, no verification."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
+# What the two kinds of check present and verify: kubelet's probes present no credentials and
+# verify nothing; the url check uses the CA and client certificate it is given.
+KUBELET_PROBE = {"validate_certs": False}
 
 
 def manifest_probe_urls(module, path, command):
@@ -210,26 +207,24 @@ def manifest_probe_urls(module, path, command):
         module.fail_json(msg=f"cannot read the probes of {command} from {path}: {exc}")
 
 
-def ssl_context(params):
-    if params["ca_path"]:
-        context = ssl.create_default_context(cafile=params["ca_path"])
-    else:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if params["client_cert"]:
-        context.load_cert_chain(params["client_cert"], params["client_key"])
-    return context
+def url_check(params):
+    return {
+        "validate_certs": bool(params["ca_path"]),
+        "ca_path": params["ca_path"],
+        "client_cert": params["client_cert"],
+        "client_key": params["client_key"],
+    }
 
 
-def probe(url, context):
+def probe(url, tls):
     """(passed, what the endpoint said)."""
     try:
-        with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310 (https/http only)
-            return is_ready_status(response.status), f"HTTP {response.status}"
-    except urllib.error.HTTPError as exc:
+        # No proxy: a probe goes straight to the pod, as kubelet's does.
+        response = open_url(url, timeout=2, use_proxy=False, follow_redirects="none", **tls)
+        return is_ready_status(response.status), f"HTTP {response.status}"
+    except HTTPError as exc:
         return is_ready_status(exc.code), f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
+    except (URLError, OSError, ssl.SSLError) as exc:
         return False, str(getattr(exc, "reason", exc))
 
 
@@ -272,12 +267,10 @@ def main():
     if module.check_mode:
         module.exit_json(changed=False, ready=None, waited=0.0)
     log_glob = params["log_glob"] or f"/var/log/pods/kube-system_{command}-*/{command}/*.log"
-    checks = []  # (url, TLS context)
-    if params["url"]:
-        try:
-            checks.append((params["url"], ssl_context(params)))
-        except (OSError, ssl.SSLError) as exc:
-            module.fail_json(msg=f"cannot load the TLS files for {params['url']}: {exc}")
+    checks = [(params["url"], url_check(params))] if params["url"] else []  # (url, TLS settings)
+    for path in (params["ca_path"], params["client_cert"], params["client_key"]):
+        if path and not os.path.isfile(path):
+            module.fail_json(msg=f"{path} (for {params['url']}) does not exist")
     if not checks and not params["probes"]:
         module.fail_json(msg="nothing to check: give url, or probes=true with manifest")
 
@@ -294,10 +287,10 @@ def main():
             reason = f"no {command} process runs"
         else:
             reason = runs_manifest(process, params["args"], not_before)
-        for url, context in [*checks, *((url, kubelet_context()) for url in probes)]:
+        for url, tls in [*checks, *((url, KUBELET_PROBE) for url in probes)]:
             if reason is not None:
                 break
-            passed, answer = probe(url, context)
+            passed, answer = probe(url, tls)
             reason = None if passed else f"{url} answered {answer} (pid {process.pid})"
         now = time.monotonic()
         if reason is None:

@@ -213,3 +213,29 @@ def test_resources_split_over_groups_fail(lab: Lab, capsys: pytest.CaptureFixtur
     assert rc == 1
     assert result["msg"].startswith("resources: the resources are encrypted by different groups of the file")
     assert OLD not in out
+
+
+def test_a_given_secret_is_used_for_the_new_key_and_never_shown(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    shared = base64.b64encode(bytes(range(32))).decode()
+    rc, result, out = run(lab.args(secret=shared, key_name="shared", _ansible_diff=True), capsys)
+    assert rc == 0, result
+    assert result["created_key"] is True
+    assert lab.providers()[0]["secretbox"]["keys"] == [{"name": "shared", "secret": shared}]
+    assert shared not in out
+    # Another node given the same secret writes the same key: every API server reads every secret.
+    (lab.root / "other").mkdir()
+    other = Lab(lab.root / "other")
+    rc, _result, _out = run(other.args(secret=shared, key_name="shared"), capsys)
+    assert rc == 0
+    assert other.providers() == lab.providers()
+
+
+def test_a_bad_given_secret_fails_before_anything_is_written(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    short = base64.b64encode(b"k" * 16).decode()
+    rc, result, out = run(lab.args(secret=short), capsys)
+    assert rc == 1
+    assert result["msg"] == (
+        "secret (key 'secret'): the secret is 16 bytes; secretbox needs 32 bytes (base64 of os.urandom output)"
+    )
+    assert short not in out
+    assert not lab.dir.exists()
