@@ -10,7 +10,7 @@ cache=${BULWARK_CACHE:-/var/cache/bulwark}
 out="$cache/demo"
 mkdir -p "$out"
 
-python3 lab/bulwark_lab.py up docker-host
+python3 lab/bulwark_lab.py up docker-host control-plane
 inventory="$cache/lab/inventory.yml"
 
 export ANSIBLE_CALLBACKS_ENABLED=bulwark.hardening.controls_report

@@ -37,7 +37,9 @@ DIND_IMAGE = os.environ.get("BULWARK_DIND_IMAGE", "bulwark-lab/dind:latest")
 # /var/lib/docker on a volume (overlay2 cannot sit on the container's own overlay).
 DOCKER_HOST_CAPS = ("SYS_ADMIN", "NET_ADMIN", "NET_RAW", "SYS_PTRACE", "MKNOD", "AUDIT_CONTROL", "AUDIT_WRITE")
 DOCKER_HOST_SYSCTLS = ("net.ipv4.ip_forward=1", "net.ipv4.conf.default.route_localnet=1")
+CONTROL_PLANE_IMAGE = os.environ.get("BULWARK_CONTROL_PLANE_IMAGE", "bulwark-lab/control-plane:latest")
 CACHE = Path(os.environ.get("BULWARK_CACHE", "/var/cache/bulwark"))
+KUBE_BINARIES = ("kube-apiserver", "kubeadm", "etcd")
 READY_TIMEOUT_S = 120
 
 
@@ -71,6 +73,7 @@ class LabTarget:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.address = ""  # on the docker network; set for control-plane targets
 
     def exec(self, *cmd: str, check: bool = True, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
         return run_cmd("docker", "exec", "-i", self.name, *cmd, check=check, stdin=stdin)
@@ -142,6 +145,36 @@ class LabTargets:
                 return active == "active" and target.exec("docker", "version", check=False).returncode == 0
 
             wait_for(docker_up, f"dockerd in {name}")
+        return target
+
+    def start_control_plane(self, prefix: str) -> LabTarget:
+        """A kubeadm control-plane node (the lab's image and Kubernetes builds), API server ready."""
+        if not image_exists(CONTROL_PLANE_IMAGE):
+            pytest.fail(f"needs the lab image {CONTROL_PLANE_IMAGE}: run `make lab` first")
+        binaries = [CACHE / "kube" / "bin" / name for name in KUBE_BINARIES]
+        if not all(path.exists() for path in binaries):
+            pytest.fail("needs the lab's Kubernetes binaries: run `make lab` (python3 lab/bulwark_lab.py binaries)")
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        self.names.append(name)
+        run_cmd(
+            "docker", "run", "--detach", "--pull", "never", "--name", name, "--hostname", name,
+            "--label", f"org.bulwark.test={self.label}",
+            "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+            "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:ro", "--cap-add", "SYS_ADMIN",
+            "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+            *(arg for path in binaries for arg in ("--volume", f"{path}:/usr/local/bin/{path.name}:ro")),
+            CONTROL_PLANE_IMAGE, "/lib/systemd/systemd",
+        )  # fmt: skip
+        target = LabTarget(name)
+        wait_for(
+            lambda: target.exec("systemctl", "is-active", "bulwark-static-pods", check=False).returncode == 0,
+            f"the static-pod runner in {name}",
+        )
+        address = target.sh("hostname --ip-address").split()[0]
+        init = target.exec("/usr/local/sbin/bulwark-kubeadm-init", address, check=False)
+        if init.returncode != 0:
+            pytest.fail(f"kubeadm phases failed in {name}:\n{(init.stdout + init.stderr).decode(errors='replace')}")
+        target.address = address
         return target
 
     def remove_all(self) -> None:
