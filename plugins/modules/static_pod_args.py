@@ -279,9 +279,11 @@ item_status:
   description:
     - For each flag named in O(set), O(remove) and O(remove_list_items), V(ok) when it already was as asked and
       V(changed) when the task changed it (or would, in check mode). The compliance report reads it.
+    - Each item of a list flag in O(set) or O(remove_list_items) has its own entry, keyed C(flag/item), because one
+      flag often carries several controls.
   returned: success
   type: dict
-  sample: {"profiling": "changed", "anonymous-auth": "ok"}
+  sample: {"profiling": "changed", "enable-admission-plugins": "ok", "enable-admission-plugins/NodeRestriction": "ok"}
 backup_file:
   description:
     - The copy of the manifest made before it was changed.

@@ -280,7 +280,10 @@ def main():
     healthy_since = None
     healthy_pid = None
     while True:
-        not_before = os.stat(params["manifest"]).st_mtime if params["manifest"] else None
+        try:
+            not_before = os.stat(params["manifest"]).st_mtime if params["manifest"] else None
+        except OSError as exc:
+            module.fail_json(msg=f"cannot read {params['manifest']}: {exc}", ready=False)
         probes = manifest_probe_urls(module, params["manifest"], command) if params["probes"] else []
         process = newest_matching(read_processes(command), command)
         if process is None:

@@ -121,8 +121,8 @@ def test_flag_value_the_api_server_rejects_is_rolled_back(node, playbook, run_pl
 
 
 def test_anonymous_auth_off_is_caught_by_the_probes_and_rolled_back(node, playbook, run_playbook):
-    # --anonymous-auth=false starts fine, but kubelet's anonymous probes then get 401 and kubelet
-    # kills the API server over and over: the rollout gate runs the probes the same way.
+    # No anonymous requests at all starts fine, but kubelet's anonymous probes then get 401 and
+    # kubelet kills the API server over and over: the rollout gate runs the probes the same way.
     before = node.read(MANIFEST)
     run = run_playbook(
         node, playbook, {"kube_apiserver_anonymous_auth": "disabled", "kube_apiserver_rollout_timeout": 25}
@@ -130,7 +130,9 @@ def test_anonymous_auth_off_is_caught_by_the_probes_and_rolled_back(node, playbo
     assert run.rc != 0
     message = failed_message(run, node.name)
     assert "answered HTTP 401" in message
+    assert "The previous manifest is back and kube-apiserver is healthy again" in message
     assert node.read(MANIFEST) == before
+    assert node.sh("ls -A /etc/kubernetes/manifests").split() == ["etcd.yaml", "kube-apiserver.yaml"]
     assert readyz(node.address) == 200
 
 
