@@ -205,6 +205,39 @@ def test_kubeadm_config_carries_the_flags_and_volumes(api):
     assert volumes["bulwark-audit-log"]["readOnly"] is False
 
 
+REGENERATE = """
+import sys, yaml
+from kubernetes import client, config
+api = client.CoreV1Api(config.new_client_from_config("/etc/kubernetes/admin.conf"))
+cluster = api.read_namespaced_config_map("kubeadm-config", "kube-system").data["ClusterConfiguration"]
+init = open("/etc/kubernetes/bulwark-lab-kubeadm.yaml").read().split("---")[0]
+open(sys.argv[1], "w").write(init + "---\\n" + cluster)
+"""
+
+
+def by_name(items: list[dict]) -> dict[str, dict]:
+    return {item["name"]: item for item in items}
+
+
+def test_kubeadm_writes_the_same_manifest_from_its_configuration(host):
+    # What `kubeadm upgrade` does: render the API server's manifest from kubeadm-config. Rendered
+    # here with kubeadm's own dry run, it must have our flags and volumes, or an upgrade drops them.
+    host.run_expect([0], "rm -rf /tmp/regen && mkdir -p /tmp/regen")
+    host.run_expect([0], "python3 -c %s /tmp/regen/config.yaml", REGENERATE)
+    host.run_expect(
+        [0],
+        "KUBEADM_INIT_DRYRUN_DIR=/tmp/regen kubeadm init phase control-plane apiserver"
+        " --config /tmp/regen/config.yaml --dry-run",
+    )
+    live = yaml.safe_load(host.file("/etc/kubernetes/manifests/kube-apiserver.yaml").content_string)
+    rendered = yaml.safe_load(host.file("/tmp/regen/kube-apiserver.yaml").content_string)
+    live_container, rendered_container = live["spec"]["containers"][0], rendered["spec"]["containers"][0]
+    assert sorted(rendered_container["command"]) == sorted(live_container["command"])
+    assert "--profiling=false" in rendered_container["command"]
+    assert by_name(rendered["spec"]["volumes"]) == by_name(live["spec"]["volumes"])
+    assert by_name(rendered_container["volumeMounts"]) == by_name(live_container["volumeMounts"])
+
+
 @pytest.mark.parametrize(
     ("path", "mode"),
     [
