@@ -167,7 +167,7 @@ GO_BUILDS: dict[str, GoBuild] = {
             "kubernetes",
             "k8s.io/kubernetes",
             (("kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"), ("kubeadm", "k8s.io/kubernetes/cmd/kubeadm")),
-            # Without these the binaries call themselves v0.0.0-master and kubeadm refuses them.
+            # Without these the binaries report v0.0.0-master as their version.
             ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"),
         ),
         GoBuild("etcd", "go.etcd.io/etcd/server/v3", (("etcd", "go.etcd.io/etcd/server/v3"),)),
