@@ -143,7 +143,6 @@ import glob
 import os
 import ssl
 import time
-import traceback
 from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -151,6 +150,7 @@ from ansible.module_utils.urls import open_url
 from ansible_collections.bulwark.hardening.plugins.module_utils.pod_process import (
     PodProcess,
     http_probe_urls,
+    is_command,
     is_ready_status,
     newest_matching,
     parse_boot_time,
@@ -159,15 +159,11 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.pod_process impo
     runs_manifest,
     tail_lines,
 )
-
-try:
-    import yaml
-except ImportError:
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_YAML = True
-    YAML_IMPORT_ERROR = None
+from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod import (
+    HAS_YAML,
+    YAML_IMPORT_ERROR,
+    parse_manifest,
+)
 
 POLL_INTERVAL = 0.5
 
@@ -183,7 +179,7 @@ def read_processes(command):
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
                 argv = parse_cmdline(handle.read())
-            if not argv or os.path.basename(argv[0]) != command:
+            if not is_command(argv, command):
                 continue
             with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as handle:
                 started = boot + parse_stat_start_ticks(handle.read()) / ticks
@@ -201,9 +197,8 @@ KUBELET_PROBE = {"validate_certs": False}
 def manifest_probe_urls(module, path, command):
     try:
         with open(path, encoding="utf-8") as handle:
-            pod = yaml.safe_load(handle)
-        return http_probe_urls(pod, command)
-    except (OSError, yaml.YAMLError, ValueError) as exc:
+            return http_probe_urls(parse_manifest(handle.read(), path), command)
+    except (OSError, ValueError) as exc:  # StaticPodError is a ValueError
         module.fail_json(msg=f"cannot read the probes of {command} from {path}: {exc}")
 
 
@@ -279,12 +274,13 @@ def main():
     reason = "not checked yet"
     healthy_since = None
     healthy_pid = None
+    # The manifest is not written while this waits (the caller wrote it before): read it once.
+    try:
+        not_before = os.stat(params["manifest"]).st_mtime if params["manifest"] else None
+    except OSError as exc:
+        module.fail_json(msg=f"cannot read {params['manifest']}: {exc}", ready=False)
+    probes = manifest_probe_urls(module, params["manifest"], command) if params["probes"] else []
     while True:
-        try:
-            not_before = os.stat(params["manifest"]).st_mtime if params["manifest"] else None
-        except OSError as exc:
-            module.fail_json(msg=f"cannot read {params['manifest']}: {exc}", ready=False)
-        probes = manifest_probe_urls(module, params["manifest"], command) if params["probes"] else []
         process = newest_matching(read_processes(command), command)
         if process is None:
             reason = f"no {command} process runs"

@@ -125,13 +125,7 @@ class LabTargets:
             options += [arg for sysctl in DOCKER_HOST_SYSCTLS for arg in ("--sysctl", sysctl)]
         else:
             options = ["--volume", "/sys/fs/cgroup:/sys/fs/cgroup:ro", "--cap-add", "SYS_ADMIN"]
-        run_cmd(
-            "docker", "run", "--detach", "--pull", "never", "--name", name, "--hostname", name,
-            "--label", f"org.bulwark.test={self.label}",
-            "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp", *options,
-            image, "/lib/systemd/systemd",
-        )  # fmt: skip
-        target = LabTarget(name)
+        target = self._run_systemd(name, image, options)
 
         def booted() -> bool:
             state = target.exec("systemctl", "is-system-running", check=False).stdout.decode().strip()
@@ -156,16 +150,12 @@ class LabTargets:
             pytest.fail("needs the lab's Kubernetes binaries: run `make lab` (python3 lab/bulwark_lab.py binaries)")
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self.names.append(name)
-        run_cmd(
-            "docker", "run", "--detach", "--pull", "never", "--name", name, "--hostname", name,
-            "--label", f"org.bulwark.test={self.label}",
-            "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+        options = [
             "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:ro", "--cap-add", "SYS_ADMIN",
             "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
             *(arg for path in binaries for arg in ("--volume", f"{path}:/usr/local/bin/{path.name}:ro")),
-            CONTROL_PLANE_IMAGE, "/lib/systemd/systemd",
-        )  # fmt: skip
-        target = LabTarget(name)
+        ]  # fmt: skip
+        target = self._run_systemd(name, CONTROL_PLANE_IMAGE, options)
         wait_for(
             lambda: target.exec("systemctl", "is-active", "bulwark-static-pods", check=False).returncode == 0,
             f"the static-pod runner in {name}",
@@ -176,6 +166,16 @@ class LabTargets:
             pytest.fail(f"kubeadm phases failed in {name}:\n{(init.stdout + init.stderr).decode(errors='replace')}")
         target.address = address
         return target
+
+    def _run_systemd(self, name: str, image: str, options: list[str]) -> LabTarget:
+        """`docker run` IMAGE with systemd as PID 1, labelled for removal, with OPTIONS added."""
+        run_cmd(
+            "docker", "run", "--detach", "--pull", "never", "--name", name, "--hostname", name,
+            "--label", f"org.bulwark.test={self.label}",
+            "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp", *options,
+            image, "/lib/systemd/systemd",
+        )  # fmt: skip
+        return LabTarget(name)
 
     def remove_all(self) -> None:
         for name in self.names:
