@@ -138,7 +138,7 @@ TARGETS: dict[str, Target] = {
             "control-plane",
             "control_plane",
             13,
-            binaries=("kube-apiserver", "kubeadm", "etcd"),
+            binaries=("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubeadm", "etcd"),
             setup=("/usr/local/sbin/bulwark-kubeadm-init",),
         ),
     )
@@ -166,7 +166,12 @@ GO_BUILDS: dict[str, GoBuild] = {
         GoBuild(
             "kubernetes",
             "k8s.io/kubernetes",
-            (("kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"), ("kubeadm", "k8s.io/kubernetes/cmd/kubeadm")),
+            (
+                ("kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"),
+                ("kube-controller-manager", "k8s.io/kubernetes/cmd/kube-controller-manager"),
+                ("kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler"),
+                ("kubeadm", "k8s.io/kubernetes/cmd/kubeadm"),
+            ),
             # Without these the binaries report v0.0.0-master as their version.
             ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"),
         ),

@@ -240,10 +240,16 @@ def test_up_control_plane_runs_a_kubeadm_node_with_a_ready_api_server(lab_images
         assert re.search(r"^control-plane: ready in [0-9.]+ s", up.stdout, re.M), up.stdout
         assert inventory_groups()["control_plane"] == [container]
         manifests = docker("exec", container, "ls", "/etc/kubernetes/manifests").stdout.split()
-        assert manifests == ["etcd.yaml", "kube-apiserver.yaml"]
+        assert manifests == ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"]
         ps = docker("exec", container, "ps", "-eo", "args").stdout
         assert re.search(r"^kube-apiserver .*--advertise-address=172\.30\.117\.13", ps, re.M), ps
         assert re.search(r"^etcd .*--data-dir=/var/lib/etcd", ps, re.M), ps
+        assert re.search(r"^kube-controller-manager .*--kubeconfig=/etc/kubernetes/controller-manager\.conf", ps, re.M), ps
+        assert re.search(r"^kube-scheduler .*--kubeconfig=/etc/kubernetes/scheduler\.conf", ps, re.M), ps
+        # Both serve on loopback only, as kubeadm binds them, and are healthy there.
+        for port in (10257, 10259):
+            health = docker("exec", container, "curl", "-sk", f"https://127.0.0.1:{port}/healthz")
+            assert health.stdout == "ok", (port, health.stderr)
 
         # kubeadm's admin credentials reach the API server from the host, and the kubeadm-config
         # ConfigMap is there as `kubeadm init` leaves it.

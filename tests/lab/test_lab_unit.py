@@ -364,7 +364,9 @@ def test_recipe_hashes_chain_to_the_parent() -> None:
 
 
 def test_docker_run_args_control_plane_mounts_the_built_binaries_read_only() -> None:
-    binaries = {name: Path(f"/cache/kube/b/{name}") for name in ("kube-apiserver", "kubeadm", "etcd")}
+    names = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubeadm", "etcd")
+    assert lab.TARGETS["control-plane"].binaries == names
+    binaries = {name: Path(f"/cache/kube/b/{name}") for name in names}
     args = lab.docker_run_args(lab.TARGETS["control-plane"], "172.30.117.13", binaries)
     pairs = set(zip(args, args[1:]))
     for name in binaries:
