@@ -41,7 +41,7 @@ _VARIABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _NATURAL_CHUNK = re.compile(r"([0-9]+)")
 
 _TASK_ID_SEPARATOR = " | "
-_CONTROL_KEYS = ("id", "title", "role", "variable", "waived_when", "item", "verify")
+_CONTROL_KEYS = ("id", "title", "role", "variable", "waived_when", "item", "verify", "note")
 _REQUIRED_CONTROL_KEYS = ("id", "title", "role", "variable", "verify")
 _BENCHMARK_KEYS = ("title", "version")
 _MSG_LIMIT = 300
@@ -71,6 +71,7 @@ class Control:
     waived_when: t.Any
     item: str | None
     verify: str
+    note: str | None = None  # why the default waives it, or what else a reader of the report must know
     waivable: bool = (
         True  # False when the catalog gives no waived_when: no value turns the control off
     )
@@ -234,6 +235,9 @@ def _load_control(
     if item is not None:
         item = _require_str(item, where("item"))
     verify = _require_str(entry["verify"], where("verify"))
+    note = entry.get("note")
+    if note is not None:
+        note = _require_str(note, where("note")).strip()
     return Control(
         id=control_id,
         title=title.strip(),
@@ -242,6 +246,7 @@ def _load_control(
         waived_when=waived_when,
         item=item,
         verify=verify.strip(),
+        note=note,
         waivable="waived_when" in entry,
     )
 
@@ -445,13 +450,16 @@ def control_status(control: Control, outcome: TaskOutcome) -> tuple[str, str | N
             return changed_status, f"{control.item!r} {verb}"
         if item_state == "ok":
             return "pass", None
+        if item_state == "stale":
+            # As asked in the file, but the running process does not run it: not in effect.
+            return "drift", f"{control.item!r} is in the manifest but not in the running process"
         if item_state == "absent":
             # A file the benchmark names that this platform does not have (a Red Hat path on
             # Debian, a socket of a service that is not installed): nothing to enforce.
             return "n/a", f"{control.item} does not exist on the host"
         return (
             "fail",
-            f"item_status[{control.item!r}] is {item_state!r}; expected 'ok', 'changed' or 'absent'",
+            f"item_status[{control.item!r}] is {item_state!r}; expected 'ok', 'changed', 'stale' or 'absent'",
         )
     if outcome.state == "changed":
         return changed_status, None

@@ -124,3 +124,22 @@ def strip_cri_prefix(line: str) -> str:
     if len(parts) == 4 and parts[1] in ("stdout", "stderr") and parts[2] in ("F", "P"):
         return parts[3]
     return line
+
+
+class Stability:
+    """A pod counts as healthy once one process has passed every check for STABLE_FOR seconds:
+    one that comes up and is then killed by its liveness probe does not."""
+
+    def __init__(self, stable_for: float) -> None:
+        self.stable_for = stable_for
+        self.pid: int | None = None
+        self.since = 0.0
+
+    def observe(self, now: float, healthy_pid: int | None) -> bool:
+        """HEALTHY_PID: the process that passed at NOW, or None when the checks failed."""
+        if healthy_pid is None:
+            self.pid = None
+            return False
+        if healthy_pid != self.pid:
+            self.pid, self.since = healthy_pid, now
+        return now - self.since >= self.stable_for

@@ -33,19 +33,25 @@ else:
 
 __all__ = [
     "DEFAULT_LIST_FLAGS",
+    "DEFAULT_MAP_FLAGS",
     "HAS_YAML",
     "HOST_PATH_TYPES",
+    "OUTPUT_FLAGS",
     "WRITABLE_FLAGS",
     "YAML_IMPORT_ERROR",
     "Plan",
     "Request",
     "StaticPodError",
     "VolumeSpec",
-    "backup_name",
     "build_request",
     "check_backup_dir",
     "check_flags_known",
+    "container_program",
+    "input_paths",
+    "log_glob",
     "parse_help_flags",
+    "process_flags",
+    "stale_items",
     "parse_manifest",
     "parse_version",
     "plan",
@@ -61,8 +67,14 @@ DEFAULT_LIST_FLAGS = (
     "authorization-mode",
     "tls-cipher-suites",
 )
+# Flags whose value is a comma-separated map of key=value: set replaces the value of a key it
+# names and keeps the others (feature gates: --feature-gates=A=true,B=false).
+DEFAULT_MAP_FLAGS = ("feature-gates", "runtime-config")
 # Flags naming a file the component writes: their automatic mount is not read-only.
 WRITABLE_FLAGS = frozenset(("audit-log-path", "log-file", "log-dir"))
+# Flags naming what the component creates itself (files it writes, its data and certificate
+# directories): their paths need not exist before the pod starts.
+OUTPUT_FLAGS = WRITABLE_FLAGS | frozenset(("data-dir", "wal-dir", "cert-dir"))
 HOST_PATH_TYPES = ("DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice", "BlockDevice", "")
 VOLUME_PREFIX = "bulwark-"
 
@@ -101,12 +113,14 @@ class Request:
     set: dict[str, str | None] = field(default_factory=dict)
     remove: tuple[str, ...] = ()
     list_flags: frozenset[str] = frozenset(DEFAULT_LIST_FLAGS)
+    map_flags: frozenset[str] = frozenset(DEFAULT_MAP_FLAGS)
     replace_lists: bool = False
     remove_list_items: dict[str, tuple[str, ...]] = field(default_factory=dict)
     volumes: tuple[VolumeSpec, ...] = ()
     auto_mount: bool = True
     annotations: dict[str, str] = field(default_factory=dict)
     conflicts: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
 
 
 def _type_name(value: t.Any) -> str:
@@ -208,6 +222,8 @@ def build_request(
     auto_mount: bool = True,
     annotations: t.Mapping[str, t.Any] | None = None,
     conflicts: t.Sequence[str] | None = None,
+    required: t.Sequence[str] | None = None,
+    map_flags: t.Sequence[str] | None = None,
 ) -> Request:
     """Validate and normalise the module options (names as the options, ``set_`` for set)."""
     wanted = {_check_name("set", name): flag_value(f"set.{name}", value) for name, value in (set_ or {}).items()}
@@ -245,7 +261,21 @@ def build_request(
             raise StaticPodError(f"annotations: {key!r} is not an annotation key.")
         notes[key] = _scalar(f"annotations.{key}", value)
     owned = tuple(_check_name("conflicts", name) for name in (conflicts or ()))
-    return Request(wanted, removed, lists, bool(replace_lists), items, specs, bool(auto_mount), notes, owned)
+    needed = tuple(_check_name("required_flags", name) for name in (required or ()))
+    maps = frozenset(_check_name("map_flags", name) for name in (DEFAULT_MAP_FLAGS if map_flags is None else map_flags))
+    both = sorted(lists & maps)
+    if both:
+        raise StaticPodError(f"list_flags and map_flags: {', '.join(both)} cannot be both.")
+    for name in maps:
+        bad = [item for item in _items(wanted.get(name)) if "=" not in item.strip("=")]
+        if bad:
+            raise StaticPodError(f"set.{name}: {', '.join(bad)} is not key=value; {name} is a map of key=value items.")
+    both = sorted(set(needed) & set(removed))
+    if both:
+        raise StaticPodError(f"required_flags and remove: {', '.join(both)} cannot be both required and removed.")
+    return Request(
+        wanted, removed, lists, maps, bool(replace_lists), items, specs, bool(auto_mount), notes, owned, needed
+    )
 
 
 # --------------------------------------------------------------------------- the manifest
@@ -283,6 +313,14 @@ def parse_manifest(text: str, path: str) -> dict[str, t.Any]:
     ):
         raise StaticPodError(f"{path} has no list of named containers in spec.containers; nothing was changed.")
     return pod
+
+
+def container_program(container: t.Mapping[str, t.Any]) -> str | None:
+    """The base name of the program a container runs (the first item of its command), if it says."""
+    command = container.get("command")
+    if isinstance(command, list) and command and isinstance(command[0], str) and command[0]:
+        return posixpath.basename(command[0])
+    return None
 
 
 def select_container(pod: t.Mapping[str, t.Any], name: str | None, path: str) -> dict[str, t.Any]:
@@ -464,11 +502,20 @@ def _same(before: str | None, after: str | None) -> bool:
     return before == after or {before, after} == {None, "true"}
 
 
+def _pairs(value: str | None) -> dict[str, str]:
+    """The key=value items of a map flag, in order; a repeated key: the last one wins, as in pflag."""
+    return dict(item.split("=", 1) if "=" in item else (item, "") for item in _items(value))
+
+
 def _apply_flags(argv: _Argv, request: Request) -> None:
     for name, value in request.set.items():
         current = argv.values(request.list_flags)
         wanted = value
-        if name in request.list_flags and value is not None:
+        if name in request.map_flags and value is not None and name in current and not request.replace_lists:
+            merged = {**_pairs(current[name]), **_pairs(value)}
+            same = merged == _pairs(current[name])
+            wanted = current[name] if same else ",".join(f"{key}={item}" for key, item in merged.items())
+        elif name in request.list_flags and value is not None:
             wanted = ",".join(_items(value))
             if name in current and not request.replace_lists:
                 old = _items(current[name])
@@ -640,6 +687,7 @@ class Plan:
     after: dict[str, t.Any]
     container: str
     args: list[str]
+    before_args: list[str]  # what the container runs now: what it must run again after a rollback
     flags_added: list[str]
     flags_changed: dict[str, dict[str, str | None]]
     flags_removed: list[str]
@@ -681,11 +729,18 @@ def plan(pod: dict[str, t.Any], request: Request, container: str | None = None, 
     after = copy.deepcopy(pod)
     target = select_container(after, container, path)
     argv = _Argv(target, f"container '{target['name']}' in {path}")
+    before_args = argv.tokens()
     before_values = argv.values(request.list_flags)
     _check_conflicts(before_values, request, path)
     _apply_flags(argv, request)
     argv.store(target)
     after_values = argv.values(request.list_flags)
+    missing = [name for name in request.required if name not in after_values]
+    if missing:
+        raise StaticPodError(
+            f"required_flags: container '{target['name']}' in {path} has no {', '.join('--' + n for n in missing)};"
+            " this change does not make what they name (kubeadm does). Nothing was changed."
+        )
 
     spec = after["spec"]
     volumes_added = [v.name for i, v in enumerate(request.volumes) if _apply_volume(spec, target, v, i)]
@@ -699,6 +754,7 @@ def plan(pod: dict[str, t.Any], request: Request, container: str | None = None, 
         after=after,
         container=target["name"],
         args=argv.tokens(),
+        before_args=before_args,
         flags_added=[n for n in after_values if n not in before_values],
         flags_changed={
             n: {"before": before_values[n], "after": v}
@@ -721,11 +777,17 @@ def _item_status(
     status = {}
     for name in dict.fromkeys([*request.set, *request.remove, *request.remove_list_items]):
         status[name] = "ok" if before.get(name, _ABSENT) == after.get(name, _ABSENT) else "changed"
+    for name in request.required:  # present, or plan() would have refused the request
+        status.setdefault(name, "ok")
     for name, value in request.set.items():
         if name in request.list_flags:
             had = _items(before.get(name))
             for item in _items(value):
                 status[f"{name}/{item}"] = "ok" if item in had else "changed"
+        elif name in request.map_flags:
+            had_pairs = _pairs(before.get(name))
+            for key, item in _pairs(value).items():
+                status[f"{name}/{key}"] = "ok" if had_pairs.get(key) == item else "changed"
     for name, drop in request.remove_list_items.items():
         had = _items(before.get(name))
         for item in drop:
@@ -733,7 +795,46 @@ def _item_status(
     return status
 
 
-# --------------------------------------------------------------------------- --help, backups
+def process_flags(argv: t.Sequence[str], list_flags: t.Collection[str] = DEFAULT_LIST_FLAGS) -> dict[str, str | None]:
+    """The flags a running process was started with (ARGV as in /proc/<pid>/cmdline), name -> value."""
+    return _Argv({"args": list(argv[1:])}, "the process").values(list_flags)
+
+
+def stale_items(request: Request, plan_: Plan, live: t.Mapping[str, str | None]) -> dict[str, str]:
+    """PLAN's item_status with ``stale`` for each item that is as asked in the manifest but not in
+    the running process, whose flags are LIVE: the control is not in effect. An item is in effect
+    when the running process already has what the request asks of it."""
+    in_effect = _item_status(request, live, plan_.flags)
+    return {
+        key: "stale" if state == "ok" and in_effect.get(key, "ok") != "ok" else state
+        for key, state in plan_.item_status.items()
+    }
+
+
+def input_paths(request: Request, written: t.Collection[str] = ()) -> list[tuple[str, str]]:
+    """(flag, path) for each flag of ``set`` whose value is one absolute path that the pod reads:
+    not one it writes or creates (OUTPUT_FLAGS), and not one of WRITTEN, the files this change
+    writes. Each must exist before the pod starts, or the pod fails on the node."""
+    written = {posixpath.normpath(path) for path in written}
+    paths = []
+    for name, value in request.set.items():
+        if name in OUTPUT_FLAGS or not value or not value.startswith("/") or "," in value:
+            continue
+        path = posixpath.normpath(value)
+        if path not in written:
+            paths.append((name, path))
+    return paths
+
+
+def log_glob(pod: t.Mapping[str, t.Any], container: str) -> str:
+    """kubelet's log files of CONTAINER of a static pod: /var/log/pods/<ns>_<pod>-<node>_<uid>/<container>/<n>.log."""
+    metadata = pod.get("metadata") if isinstance(pod.get("metadata"), dict) else {}
+    namespace = metadata.get("namespace") or "default"
+    name = metadata.get("name") or container
+    return f"/var/log/pods/{namespace}_{name}-*/{container}/*.log"
+
+
+# --------------------------------------------------------------------------- --help, backup directory
 
 
 def parse_help_flags(text: str) -> frozenset[str]:
@@ -785,8 +886,3 @@ def check_backup_dir(backup_dir: str, manifest_dirs: t.Iterable[str]) -> None:
                 f" {directory}; kubelet would start a backup copy there as a second pod (kubernetes/kubernetes#55596)."
                 " Use a directory outside it, such as /var/backups/bulwark/static-pods. Nothing was changed."
             )
-
-
-def backup_name(path: str, when: t.Any) -> str:
-    """The file name of a backup of ``path`` taken at ``when`` (a UTC datetime)."""
-    return f"{posixpath.basename(path)}.{when.strftime('%Y%m%dT%H%M%S.%fZ')}"

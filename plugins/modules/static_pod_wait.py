@@ -19,8 +19,9 @@ description:
   - Checking the probes as kubelet does is what catches a change that kubelet would later kill the pod for, such as
     C(--anonymous-auth=false) while the probes are anonymous.
   - kubelet restarts a static pod some time after its manifest changes, and until then the old process still answers;
-    checking only the endpoint would accept the old process. This module is the health gate of a rollout; when it
-    fails, the caller restores the previous manifest.
+    checking only the endpoint would accept the old process. M(bulwark.hardening.static_pod) runs this same gate
+    after every change and rolls back when it fails; this module is for a wait of its own, such as for an
+    endpoint with a client certificate.
   - On timeout it fails with the reason (no process, old arguments, the endpoint's last answer) and the last lines of
     the pod's log, read from kubelet's C(/var/log/pods) files.
   - Reads only; it never changes the host.
@@ -44,7 +45,7 @@ options:
   args:
     description:
       - The arguments the process must run with, in order, after the command (the C(args) that
-        M(bulwark.hardening.static_pod_args) returns). Omit to accept any arguments.
+        M(bulwark.hardening.static_pod) returns). Omit to accept any arguments.
     type: list
     elements: str
   manifest:
@@ -100,7 +101,7 @@ options:
     type: int
     default: 20
 seealso:
-  - module: bulwark.hardening.static_pod_args
+  - module: bulwark.hardening.static_pod
 """
 
 EXAMPLES = r"""
@@ -139,59 +140,17 @@ log_tail:
   elements: str
 """
 
-import glob
 import os
-import ssl
-import time
-from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.urls import open_url
-from ansible_collections.bulwark.hardening.plugins.module_utils.pod_process import (
-    PodProcess,
-    http_probe_urls,
-    is_command,
-    is_ready_status,
-    newest_matching,
-    parse_boot_time,
-    parse_cmdline,
-    parse_stat_start_ticks,
-    runs_manifest,
-    tail_lines,
-)
+from ansible_collections.bulwark.hardening.plugins.module_utils.pod_process import http_probe_urls
 from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
     parse_manifest,
 )
-
-POLL_INTERVAL = 0.5
-
-
-def read_processes(command):
-    with open("/proc/stat", encoding="ascii") as handle:
-        boot = parse_boot_time(handle.read())
-    ticks = os.sysconf("SC_CLK_TCK")
-    processes = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                argv = parse_cmdline(handle.read())
-            if not is_command(argv, command):
-                continue
-            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as handle:
-                started = boot + parse_stat_start_ticks(handle.read()) / ticks
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            continue  # it exited while we looked
-        processes.append(PodProcess(int(entry), argv, started))
-    return processes
-
-
-# What the two kinds of check present and verify: kubelet's probes present no credentials and
-# verify nothing; the url check uses the CA and client certificate it is given.
-KUBELET_PROBE = {"validate_certs": False}
+from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod_io import wait_for_pod
+from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod_rollout import GateRequest
 
 
 def manifest_probe_urls(module, path, command):
@@ -203,33 +162,13 @@ def manifest_probe_urls(module, path, command):
 
 
 def url_check(params):
+    """The url check uses the CA and client certificate it is given (kubelet's probes use none)."""
     return {
         "validate_certs": bool(params["ca_path"]),
         "ca_path": params["ca_path"],
         "client_cert": params["client_cert"],
         "client_key": params["client_key"],
     }
-
-
-def probe(url, tls):
-    """(passed, what the endpoint said)."""
-    try:
-        # No proxy: a probe goes straight to the pod, as kubelet's does.
-        response = open_url(url, timeout=2, use_proxy=False, follow_redirects="none", **tls)
-        return is_ready_status(response.status), f"HTTP {response.status}"
-    except HTTPError as exc:
-        return is_ready_status(exc.code), f"HTTP {exc.code}"
-    except (URLError, OSError, ssl.SSLError) as exc:
-        return False, str(getattr(exc, "reason", exc))
-
-
-def log_tail(pattern, count):
-    files = glob.glob(pattern)
-    if not files:
-        return [f"no log file matches {pattern}"]
-    newest = max(files, key=os.path.getmtime)
-    with open(newest, encoding="utf-8", errors="replace") as handle:
-        return [f"({newest})"] + tail_lines(handle.read(), count)
 
 
 def main():
@@ -261,52 +200,33 @@ def main():
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
     if module.check_mode:
         module.exit_json(changed=False, ready=None, waited=0.0)
-    log_glob = params["log_glob"] or f"/var/log/pods/kube-system_{command}-*/{command}/*.log"
-    checks = [(params["url"], url_check(params))] if params["url"] else []  # (url, TLS settings)
+    checks = [(params["url"], url_check(params))] if params["url"] else []
     for path in (params["ca_path"], params["client_cert"], params["client_key"]):
         if path and not os.path.isfile(path):
             module.fail_json(msg=f"{path} (for {params['url']}) does not exist")
     if not checks and not params["probes"]:
         module.fail_json(msg="nothing to check: give url, or probes=true with manifest")
+    if params["manifest"] and not os.path.exists(params["manifest"]):
+        module.fail_json(msg=f"cannot read {params['manifest']}: it does not exist", ready=False)
 
-    started = time.monotonic()
-    deadline = started + params["timeout"]
-    reason = "not checked yet"
-    healthy_since = None
-    healthy_pid = None
-    # The manifest is not written while this waits (the caller wrote it before): read it once.
-    try:
-        not_before = os.stat(params["manifest"]).st_mtime if params["manifest"] else None
-    except OSError as exc:
-        module.fail_json(msg=f"cannot read {params['manifest']}: {exc}", ready=False)
-    probes = manifest_probe_urls(module, params["manifest"], command) if params["probes"] else []
-    while True:
-        process = newest_matching(read_processes(command), command)
-        if process is None:
-            reason = f"no {command} process runs"
-        else:
-            reason = runs_manifest(process, params["args"], not_before)
-        for url, tls in [*checks, *((url, KUBELET_PROBE) for url in probes)]:
-            if reason is not None:
-                break
-            passed, answer = probe(url, tls)
-            reason = None if passed else f"{url} answered {answer} (pid {process.pid})"
-        now = time.monotonic()
-        if reason is None:
-            if healthy_pid != process.pid:
-                healthy_since, healthy_pid = now, process.pid
-            if now - healthy_since >= params["stable_for"]:
-                module.exit_json(changed=False, ready=True, pid=process.pid, waited=round(now - started, 2))
-        else:
-            healthy_since = healthy_pid = None
-        if now >= deadline:
-            break
-        time.sleep(POLL_INTERVAL)
+    gate = GateRequest(
+        command=command,
+        manifest=params["manifest"] or "",
+        args=None if params["args"] is None else tuple(params["args"]),
+        newer_than_manifest=bool(params["manifest"]),
+        probe_urls=tuple(manifest_probe_urls(module, params["manifest"], command) if params["probes"] else ()),
+        log_glob=params["log_glob"] or f"/var/log/pods/kube-system_{command}-*/{command}/*.log",
+        timeout=params["timeout"],
+        stable_for=params["stable_for"],
+    )
+    result = wait_for_pod(gate, checks, params["log_lines"])
+    if result.ready:
+        module.exit_json(changed=False, ready=True, pid=result.pid, waited=result.waited)
     module.fail_json(
-        msg=f"{command} was not healthy within {params['timeout']} s: {reason}",
+        msg=f"{command} was not healthy within {params['timeout']} s: {result.reason}",
         ready=False,
-        waited=round(time.monotonic() - started, 2),
-        log_tail=log_tail(log_glob, params["log_lines"]),
+        waited=result.waited,
+        log_tail=list(result.log_tail),
     )
 
 

@@ -654,8 +654,14 @@ STATUS_TABLE = [
     pytest.param(
         ICC,
         TaskOutcome("ok", False, item_status={"icc": "unknown"}),
-        ("fail", "item_status['icc'] is 'unknown'; expected 'ok', 'changed' or 'absent'"),
+        ("fail", "item_status['icc'] is 'unknown'; expected 'ok', 'changed', 'stale' or 'absent'"),
         id="item-status-unexpected",
+    ),
+    pytest.param(
+        ICC,
+        TaskOutcome("ok", True, item_status={"icc": "stale"}),
+        ("drift", "'icc' is in the manifest but not in the running process"),
+        id="item-stale-not-in-effect",
     ),
     pytest.param(
         ICC,

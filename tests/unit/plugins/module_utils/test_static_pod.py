@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import copy
-import datetime
 import re
 import typing as t
 
@@ -14,10 +13,12 @@ import pytest
 from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod import (
     Plan,
     StaticPodError,
-    backup_name,
     build_request,
     check_backup_dir,
     check_flags_known,
+    container_program,
+    input_paths,
+    log_glob,
     parse_help_flags,
     parse_manifest,
     parse_version,
@@ -684,11 +685,6 @@ def test_backup_dir_elsewhere(backup_dir: str) -> None:
     check_backup_dir(backup_dir, ["/etc/kubernetes/manifests", "/srv/manifests"])
 
 
-def test_backup_name() -> None:
-    when = datetime.datetime(2025, 1, 31, 12, 0, 0, 123456, tzinfo=datetime.timezone.utc)
-    assert backup_name(PATH, when) == "kube-apiserver.yaml.20250131T120000.123456Z"
-
-
 def test_item_status_names_every_requested_flag() -> None:
     result = run(
         set={"profiling": False, "secure-port": 6443, "authorization-mode": ["Node", "RBAC"]},
@@ -761,3 +757,112 @@ def test_conflicting_flag_of_the_users_own_file_fails_before_any_change() -> Non
     )
     assert not plan(manifest, same, path=PATH).changed
     assert plan(parse_manifest(KUBE_APISERVER, PATH), request, path=PATH).changed
+
+
+# --------------------------------------------------------------------------- required, map flags, paths
+
+
+def test_required_flags_must_be_there_after_the_edits() -> None:
+    assert run(set={"profiling": False}, required=["tls-cert-file", "client-ca-file"]).changed
+    with pytest.raises(StaticPodError) as caught:
+        run(remove=["tls-cert-file"], required=["tls-cert-file"])
+    assert str(caught.value) == "required_flags and remove: tls-cert-file cannot be both required and removed."
+    with pytest.raises(StaticPodError) as caught:
+        run(set={"profiling": False}, required=["tls-cert-file", "peer-cert-file", "peer-key-file"])
+    assert str(caught.value) == (
+        f"required_flags: container 'kube-apiserver' in {PATH} has no --peer-cert-file, --peer-key-file; this change"
+        " does not make what they name (kubeadm does). Nothing was changed."
+    )
+
+
+def test_map_flags_set_keys_and_keep_the_others() -> None:
+    manifest = pod()
+    manifest["spec"]["containers"][0]["command"].append("--feature-gates=Foo=true,RotateKubeletServerCertificate=false")
+    result = run(manifest, set={"feature-gates": "RotateKubeletServerCertificate=true,Bar=false"})
+    assert result.flags["feature-gates"] == "Foo=true,RotateKubeletServerCertificate=true,Bar=false"
+    assert result.item_status == {
+        "feature-gates": "changed",
+        "feature-gates/RotateKubeletServerCertificate": "changed",
+        "feature-gates/Bar": "changed",
+    }
+    again = run(result.after, set={"feature-gates": ["RotateKubeletServerCertificate=true"]})
+    assert not again.changed
+    assert again.item_status == {"feature-gates": "ok", "feature-gates/RotateKubeletServerCertificate": "ok"}
+    fresh = run(set={"feature-gates": {"A": True} and "A=true"})
+    assert fresh.flags["feature-gates"] == "A=true" and fresh.flags_added == ["feature-gates"]
+
+
+def test_map_flags_refuse_items_without_a_value() -> None:
+    with pytest.raises(StaticPodError) as caught:
+        run(set={"feature-gates": "RotateKubeletServerCertificate"})
+    assert str(caught.value) == (
+        "set.feature-gates: RotateKubeletServerCertificate is not key=value; feature-gates is a map of key=value items."
+    )
+    with pytest.raises(StaticPodError) as caught:
+        build_request(list_flags=["feature-gates"], map_flags=["feature-gates"])
+    assert str(caught.value) == "list_flags and map_flags: feature-gates cannot be both."
+
+
+def test_input_paths_are_the_files_the_pod_reads() -> None:
+    request = build_request(
+        {
+            "kubelet-certificate-authority": "/etc/kubernetes/pki/ca.crt",
+            "audit-policy-file": "/etc/kubernetes/bulwark//audit-policy.yaml",
+            "audit-log-path": "/var/log/kubernetes/audit.log",
+            "data-dir": "/var/lib/etcd",
+            "tls-cipher-suites": "/a,/b",
+            "profiling": False,
+            "bind-address": "127.0.0.1",
+        }
+    )
+    assert input_paths(request, ["/etc/kubernetes/bulwark/audit-policy.yaml"]) == [
+        ("kubelet-certificate-authority", "/etc/kubernetes/pki/ca.crt")
+    ]
+
+
+def test_the_gate_reads_the_program_logs_and_previous_arguments() -> None:
+    result = run(set={"profiling": False})
+    assert container_program(result.after["spec"]["containers"][0]) == "kube-apiserver"
+    assert container_program({"name": "x", "command": ["/usr/local/bin/etcd", "--a"]}) == "etcd"
+    assert container_program({"name": "x", "args": ["--a"]}) is None
+    assert log_glob(result.after, "kube-apiserver") == "/var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/*.log"
+    assert result.before_args == pod()["spec"]["containers"][0]["command"][1:]
+    assert "--profiling=false" in result.args and "--profiling=false" not in result.before_args
+
+
+def test_stale_items_are_those_the_running_process_lacks() -> None:
+    from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod import process_flags, stale_items
+
+    options = {
+        "set": {"profiling": False, "authorization-mode": ["Node", "RBAC"], "enable-admission-plugins": ["PodSecurity"]},
+        "remove": ["insecure-port"],
+        "required": ["tls-cert-file"],
+    }
+    result = run(**copy.deepcopy(options))
+    request = build_request(options["set"], options["remove"], required=options["required"])
+    running = ["/usr/local/bin/kube-apiserver", *result.before_args]  # the old process: no --profiling=false
+    live = process_flags(running)
+    assert live["authorization-mode"] == "Node,RBAC" and "profiling" not in live
+    assert stale_items(request, result, live) == {
+        "profiling": "changed",
+        "authorization-mode": "ok",
+        "authorization-mode/Node": "ok",
+        "authorization-mode/RBAC": "ok",
+        "enable-admission-plugins": "changed",
+        "enable-admission-plugins/PodSecurity": "changed",
+        "insecure-port": "ok",
+        "tls-cert-file": "ok",
+    }
+    # The manifest is as asked, but the old process still runs: what it lacks is not in effect.
+    converged = run(result.after, **copy.deepcopy(options))
+    assert stale_items(request, converged, live) == {
+        "profiling": "stale",
+        "authorization-mode": "ok",
+        "authorization-mode/Node": "ok",
+        "authorization-mode/RBAC": "ok",
+        "enable-admission-plugins": "stale",
+        "enable-admission-plugins/PodSecurity": "stale",
+        "insecure-port": "ok",
+        "tls-cert-file": "ok",
+    }
+    assert stale_items(request, converged, process_flags(["kube-apiserver", *result.args])) == converged.item_status

@@ -6,25 +6,28 @@
 
 Nothing of the module's logic is replaced: the tests point the module at other paths (the
 manifest, the backup directory) and put a stand-in ``kube-apiserver`` first on PATH, a script
-that prints the --help and --version of kube-apiserver v1.37.
+that prints the --help and --version of kube-apiserver v1.37. No pod runs here, so the edits are
+made with ``wait: false``; the gate and the rollback are tested in test_static_pod_rollout.py,
+and with a pod that never comes (a real, failing gate) at the end of this file.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import stat
 import typing as t
 from pathlib import Path
 
 import pytest
 
-from ansible.module_utils import _internal as ansible_module_utils_internal
-from ansible.module_utils.common import warnings as ansible_warnings
-from ansible.module_utils.testing import patch_module_args
-
-from ansible_collections.bulwark.hardening.plugins.modules import static_pod_args
+from ansible_collections.bulwark.hardening.plugins.modules import static_pod
 from ansible_collections.bulwark.hardening.tests.unit.plugins.kube_apiserver_fixtures import HELP, KUBE_APISERVER
+from ansible_collections.bulwark.hardening.tests.unit.plugins.modules.conftest import ModuleRunner
+
+Runner = t.Callable[[t.Dict[str, t.Any]], t.Tuple[int, t.Dict[str, t.Any]]]
 
 
 FAKE_KUBE_APISERVER = """\
@@ -58,15 +61,13 @@ class Node:
         self.binary = self.bin / "kube-apiserver"
         self.binary.write_text(FAKE_KUBE_APISERVER.format(log=self.log, help=help_file))
         self.binary.chmod(0o755)
-        (root / "remote-tmp").mkdir()
         monkeypatch.setenv("PATH", f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}")
 
     def args(self, **kwargs: t.Any) -> dict[str, t.Any]:
         args: dict[str, t.Any] = {
             "path": str(self.path),
             "backup_dir": str(self.backups),
-            "_ansible_remote_tmp": str(self.root / "remote-tmp"),
-            "_ansible_keep_remote_files": False,
+            "wait": False,
         }
         args.update(kwargs)
         return args
@@ -87,16 +88,12 @@ class Node:
 
 @pytest.fixture
 def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Node:
-    # Warnings are collected in a process-wide registry; each run starts with none, collected as on a target.
-    monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
-    monkeypatch.setattr(ansible_module_utils_internal, "is_controller", False)
     return Node(tmp_path, monkeypatch)
 
 
-def run(args: dict[str, t.Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, t.Any]]:
-    with patch_module_args(args), pytest.raises(SystemExit) as exc:
-        static_pod_args.main()
-    return int(exc.value.code or 0), json.loads(capsys.readouterr().out)
+@pytest.fixture
+def run(run_module: ModuleRunner) -> t.Callable[[dict[str, t.Any]], tuple[int, dict[str, t.Any]]]:
+    return lambda args: run_module(static_pod, **args)
 
 
 HARDEN = {
@@ -107,8 +104,8 @@ HARDEN = {
 }
 
 
-def test_apply_then_converged(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, first = run(node.args(set=HARDEN, remove=["enable-bootstrap-token-auth"], _ansible_diff=True), capsys)
+def test_apply_then_converged(node: Node, run: Runner) -> None:
+    rc, first = run(node.args(set=HARDEN, remove=["enable-bootstrap-token-auth"], _ansible_diff=True))
     assert rc == 0, first
     assert first["changed"] is True
     assert first["flags_added"] == ["anonymous-auth", "audit-log-path", "profiling"]
@@ -141,15 +138,12 @@ def test_apply_then_converged(node: Node, capsys: pytest.CaptureFixture[str]) ->
     assert backup.read_text() == KUBE_APISERVER
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
 
-    assert first["diff"] == {
-        "before": KUBE_APISERVER,
-        "after": text,
-        "before_header": str(node.path),
-        "after_header": str(node.path),
-    }
+    assert first["diff"] == [
+        {"before": KUBE_APISERVER, "after": text, "before_header": str(node.path), "after_header": str(node.path)}
+    ]
 
     after_first = node.snapshot()
-    rc, second = run(node.args(set=HARDEN, remove=["enable-bootstrap-token-auth"], _ansible_diff=True), capsys)
+    rc, second = run(node.args(set=HARDEN, remove=["enable-bootstrap-token-auth"], _ansible_diff=True))
     assert rc == 0, second
     assert second["changed"] is False
     assert (second["flags_added"], second["flags_changed"], second["flags_removed"], second["volumes_added"]) == (
@@ -159,28 +153,28 @@ def test_apply_then_converged(node: Node, capsys: pytest.CaptureFixture[str]) ->
         [],
     )
     assert "backup_file" not in second
-    assert second["diff"]["before"] == second["diff"]["after"] == text
+    assert second["diff"][0]["before"] == second["diff"][0]["after"] == text
     assert second["args"] == first["args"]
     assert node.snapshot() == after_first  # not even rewritten
     assert len(os.listdir(node.backups)) == 1
 
 
-def test_check_mode_writes_nothing(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_mode_writes_nothing(node: Node, run: Runner) -> None:
     before = node.snapshot()
-    rc, result = run(node.args(set=HARDEN, _ansible_check_mode=True, _ansible_diff=True), capsys)
+    rc, result = run(node.args(set=HARDEN, _ansible_check_mode=True, _ansible_diff=True))
     assert rc == 0, result
     assert result["changed"] is True
     assert node.snapshot() == before  # same bytes, mtime and mode, no backup directory, no stray file
     assert "backup_file" not in result
-    assert result["diff"]["before"] == KUBE_APISERVER
-    assert "    - --anonymous-auth=false\n" in result["diff"]["after"]
+    assert result["diff"][0]["before"] == KUBE_APISERVER
+    assert "    - --anonymous-auth=false\n" in result["diff"][0]["after"]
     assert result["flags_added"] == ["anonymous-auth", "audit-log-path", "profiling"]
     assert result["version"] == "Kubernetes v1.37.2"
 
 
-def test_unknown_flag_is_rejected_and_nothing_written(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_flag_is_rejected_and_nothing_written(node: Node, run: Runner) -> None:
     before = node.snapshot()
-    rc, result = run(node.args(set={"anonymous-auth": False, "insecure-port": 0}), capsys)
+    rc, result = run(node.args(set={"anonymous-auth": False, "insecure-port": 0}))
     assert rc == 1
     assert result["msg"] == (
         "set: kube-apiserver (Kubernetes v1.37.2) does not know the flag 'insecure-port' (did you mean"
@@ -190,8 +184,8 @@ def test_unknown_flag_is_rejected_and_nothing_written(node: Node, capsys: pytest
     assert node.snapshot() == before
 
 
-def test_remove_is_not_validated(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, result = run(node.args(remove=["insecure-port", "enable-bootstrap-token-auth"]), capsys)
+def test_remove_is_not_validated(node: Node, run: Runner) -> None:
+    rc, result = run(node.args(remove=["insecure-port", "enable-bootstrap-token-auth"]))
     assert (rc, result["changed"], result["flags_removed"], result["version"]) == (
         0,
         True,
@@ -201,16 +195,16 @@ def test_remove_is_not_validated(node: Node, capsys: pytest.CaptureFixture[str])
     assert node.calls() == []  # nothing to check: the binary is not run
 
 
-def test_validate_flags_false(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_flags_false(node: Node, run: Runner) -> None:
     node.binary.unlink()
-    rc, result = run(node.args(set={"brand-new-flag": "x"}, validate_flags=False), capsys)
+    rc, result = run(node.args(set={"brand-new-flag": "x"}, validate_flags=False))
     assert (rc, result["changed"], result["flags_added"], result["version"]) == (0, True, ["brand-new-flag"], None)
 
 
-def test_binary_not_found(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_binary_not_found(node: Node, run: Runner) -> None:
     node.binary.unlink()
     before = node.snapshot()
-    rc, result = run(node.args(set={"anonymous-auth": False}), capsys)
+    rc, result = run(node.args(set={"anonymous-auth": False}))
     assert rc == 1
     assert result["msg"] == (
         "validate_flags: cannot find kube-apiserver (the command of container 'kube-apiserver') on this host to read"
@@ -221,20 +215,20 @@ def test_binary_not_found(node: Node, capsys: pytest.CaptureFixture[str]) -> Non
     assert node.snapshot() == before
 
 
-def test_binary_option(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_binary_option(node: Node, run: Runner) -> None:
     elsewhere = node.root / "opt" / "kube-apiserver-1.37"
     elsewhere.parent.mkdir()
     node.binary.rename(elsewhere)
-    rc, result = run(node.args(set={"anonymous-auth": False}, binary=str(elsewhere)), capsys)
+    rc, result = run(node.args(set={"anonymous-auth": False}, binary=str(elsewhere)))
     assert (rc, result["changed"], result["version"]) == (0, True, "Kubernetes v1.37.2")
 
 
-def test_help_command(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_command(node: Node, run: Runner) -> None:
     runner = node.bin / "runtime"
     runner.write_text('#!/bin/sh\nshift 2\nexec "$@"\n')  # "runtime run IMAGE kube-apiserver --help"
     runner.chmod(0o755)
     help_command = ["runtime", "run", "registry.k8s.io/kube-apiserver:v1.37.2", "kube-apiserver", "--help"]
-    rc, result = run(node.args(set={"anonymous_auth": False}, help_command=help_command), capsys)
+    rc, result = run(node.args(set={"anonymous_auth": False}, help_command=help_command))
     assert rc == 1
     assert result["msg"].startswith(
         "set: kube-apiserver (Kubernetes v1.37.2) does not know the flag 'anonymous_auth' (did you mean"
@@ -243,8 +237,8 @@ def test_help_command(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
     assert node.calls() == ["--help", "--version"]
 
 
-def test_help_command_without_flags(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, result = run(node.args(set={"anonymous-auth": False}, help_command=["kube-apiserver", "help"]), capsys)
+def test_help_command_without_flags(node: Node, run: Runner) -> None:
+    rc, result = run(node.args(set={"anonymous-auth": False}, help_command=["kube-apiserver", "help"]))
     assert rc == 1
     assert result["msg"] == (
         f"validate_flags: '{node.binary} help' listed no flags (exit code 1: Error: unknown command); set help_command"
@@ -252,12 +246,12 @@ def test_help_command_without_flags(node: Node, capsys: pytest.CaptureFixture[st
     )
 
 
-def test_invalid_yaml_is_left_alone(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_yaml_is_left_alone(node: Node, run: Runner) -> None:
     node.path.write_text(
         KUBE_APISERVER.replace("    imagePullPolicy: IfNotPresent", "   imagePullPolicy: IfNotPresent")
     )
     before = node.snapshot()
-    rc, result = run(node.args(set={"anonymous-auth": False}), capsys)
+    rc, result = run(node.args(set={"anonymous-auth": False}))
     assert rc == 1
     assert result["msg"] == (
         f"{node.path} is not valid YAML (line 43, column 4: expected <block end>, but found '<block mapping start>');"
@@ -267,10 +261,10 @@ def test_invalid_yaml_is_left_alone(node: Node, capsys: pytest.CaptureFixture[st
     assert node.calls() == []
 
 
-def test_not_a_pod(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_not_a_pod(node: Node, run: Runner) -> None:
     node.path.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n")
     before = node.snapshot()
-    rc, result = run(node.args(set={"anonymous-auth": False}), capsys)
+    rc, result = run(node.args(set={"anonymous-auth": False}))
     assert rc == 1
     assert (
         result["msg"]
@@ -279,28 +273,26 @@ def test_not_a_pod(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
     assert node.snapshot() == before
 
 
-def test_several_containers_need_container(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_several_containers_need_container(node: Node, run: Runner) -> None:
     node.path.write_text(
         KUBE_APISERVER.replace(
             "  hostNetwork: true\n", "  - name: audit-shipper\n    image: busybox\n  hostNetwork: true\n"
         )
     )
-    rc, result = run(node.args(set={"anonymous-auth": False}), capsys)
+    rc, result = run(node.args(set={"anonymous-auth": False}))
     assert rc == 1
     assert result["msg"] == (
         f"container: the pod in {node.path} has several containers (kube-apiserver, audit-shipper); name the one to edit."
     )
-    rc, result = run(node.args(set={"anonymous-auth": False}, container="kube-apiserver"), capsys)
+    rc, result = run(node.args(set={"anonymous-auth": False}, container="kube-apiserver"))
     assert (rc, result["changed"]) == (0, True)
 
 
 @pytest.mark.parametrize("inside", ["", "backups"])
-def test_backup_dir_inside_the_manifests_dir_is_rejected(
-    node: Node, capsys: pytest.CaptureFixture[str], inside: str
-) -> None:
+def test_backup_dir_inside_the_manifests_dir_is_rejected(node: Node, run: Runner, inside: str) -> None:
     before = node.snapshot()
     backup_dir = node.manifests / inside if inside else node.manifests
-    rc, result = run(node.args(set={"anonymous-auth": False}, backup_dir=str(backup_dir)), capsys)
+    rc, result = run(node.args(set={"anonymous-auth": False}, backup_dir=str(backup_dir)))
     assert rc == 1
     assert "kubelet would start a backup copy there as a second pod (kubernetes/kubernetes#55596)" in result["msg"]
     assert result["msg"].startswith(f"backup_dir: {backup_dir} is ")
@@ -308,30 +300,30 @@ def test_backup_dir_inside_the_manifests_dir_is_rejected(
     assert node.calls() == []  # refused before anything else
 
 
-def test_backup_dir_through_a_symlink_is_rejected(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_backup_dir_through_a_symlink_is_rejected(node: Node, run: Runner) -> None:
     link = node.root / "backups-link"
     link.symlink_to(node.manifests)
-    rc, result = run(node.args(set={"anonymous-auth": False}, backup_dir=str(link)), capsys)
+    rc, result = run(node.args(set={"anonymous-auth": False}, backup_dir=str(link)))
     assert rc == 1
     assert result["msg"].startswith(f"backup_dir: {node.manifests} is the manifests directory")
 
 
-def test_no_backup(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, result = run(node.args(set={"anonymous-auth": False}, backup=False, backup_dir=str(node.manifests)), capsys)
+def test_no_backup(node: Node, run: Runner) -> None:
+    rc, result = run(node.args(set={"anonymous-auth": False}, backup=False, backup_dir=str(node.manifests)))
     assert (rc, result["changed"]) == (0, True)
     assert "backup_file" not in result
     assert not node.backups.exists()
     assert sorted(os.listdir(node.manifests)) == ["kube-apiserver.yaml"]
 
 
-def test_missing_manifest(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_manifest(node: Node, run: Runner) -> None:
     node.path.unlink()
-    rc, result = run(node.args(set={"anonymous-auth": False}), capsys)
+    rc, result = run(node.args(set={"anonymous-auth": False}))
     assert rc == 1
-    assert result["msg"] == f"{node.path} does not exist; static_pod_args edits existing static pod manifests."
+    assert result["msg"] == f"{node.path} does not exist; static_pod changes existing static pod manifests."
 
 
-def test_volumes_and_list_items(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_volumes_and_list_items(node: Node, run: Runner) -> None:
     node.path.chmod(0o640)
     args = node.args(
         set={
@@ -341,8 +333,9 @@ def test_volumes_and_list_items(node: Node, capsys: pytest.CaptureFixture[str]) 
         remove_list_items={"enable-admission-plugins": ["NodeRestriction"]},
         volumes=[{"name": "enc", "host_path": "/etc/kubernetes/enc"}],
         validate_flags=False,
+        check_paths=False,  # /etc/kubernetes/enc is the node's, not this test's
     )
-    rc, result = run(args, capsys)
+    rc, result = run(args)
     assert rc == 0, result
     assert result["volumes_added"] == ["enc"]  # the explicit volume covers the flag's file
     assert result["flags_changed"] == {
@@ -352,13 +345,161 @@ def test_volumes_and_list_items(node: Node, capsys: pytest.CaptureFixture[str]) 
     text = node.path.read_text()
     assert "  - hostPath:\n      path: /etc/kubernetes/enc\n      type: DirectoryOrCreate\n    name: enc\n" in text
     assert "    - mountPath: /etc/kubernetes/enc\n      name: enc\n      readOnly: true\n" in text
-    rc, result = run(args, capsys)
+    rc, result = run(args)
     assert (rc, result["changed"]) == (0, False)
 
 
-def test_reads_flags_without_changes(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reads_flags_without_changes(node: Node, run: Runner) -> None:
     before = node.snapshot()
-    rc, result = run(node.args(), capsys)
+    rc, result = run(node.args())
     assert (rc, result["changed"]) == (0, False)
     assert result["args"][0] == "--advertise-address=172.18.0.2" and len(result["args"]) == 27
     assert node.snapshot() == before
+
+
+# --------------------------------------------------------------------------- files, paths, the gate
+
+
+def config_files(node: Node, policy: str = "rules: []\n") -> list[dict[str, t.Any]]:
+    return [
+        {"path": str(node.root / "bulwark" / "audit-policy.yaml"), "content": policy},
+        {"path": str(node.root / "bulwark" / "token"), "secret_content": "s3cr3t-token-value", "mode": "0400"},
+    ]
+
+
+def test_files_are_written_and_their_digest_restarts_the_pod(node: Node, run: Runner) -> None:
+    args = node.args(set={"profiling": False}, files=config_files(node), _ansible_diff=True)
+    rc, first = run(args)
+    assert rc == 0, first
+    policy, token = node.root / "bulwark" / "audit-policy.yaml", node.root / "bulwark" / "token"
+    assert first["files_changed"] == [str(policy), str(token)]
+    assert (policy.read_text(), token.read_text()) == ("rules: []\n", "s3cr3t-token-value")
+    assert (stat.S_IMODE(policy.stat().st_mode), stat.S_IMODE(token.stat().st_mode)) == (0o600, 0o400)
+    assert stat.S_IMODE(policy.parent.stat().st_mode) == 0o700
+    annotation = re.search(r"bulwark.io/config-digest: '?([0-9a-f]{16})'?\n", node.path.read_text())
+    assert annotation, node.path.read_text()
+    assert "s3cr3t-token-value" not in json.dumps(first)  # not in the diff, not in the invocation
+    assert [d["after_header"] for d in first["diff"]] == [f"{policy} (mode 0600)", f"{token} (mode 0400)", str(node.path)]
+    assert first["diff"][1]["after"] == "(secret content, not shown)\n"
+
+    rc, second = run(args)
+    assert (rc, second["changed"], second["files_changed"]) == (0, False, [])
+
+    # A new policy alone changes the manifest too: its digest is in the pod's annotation.
+    rc, third = run(node.args(set={"profiling": False}, files=config_files(node, "rules: [{level: None}]\n")))
+    assert (rc, third["changed"], third["files_changed"]) == (0, True, [str(policy)])
+    assert annotation.group(1) not in node.path.read_text()
+    assert third["file_backups"][str(policy)].startswith(str(node.backups))
+    assert Path(third["file_backups"][str(policy)]).read_text() == "rules: []\n"
+
+
+def test_watch_files_join_the_digest_and_may_be_missing_in_check_mode(node: Node, run: Runner) -> None:
+    encryption = node.root / "bulwark" / "encryption.yaml"
+    args = node.args(
+        set={"encryption-provider-config": str(encryption)}, watch_files=[str(encryption)], validate_flags=False
+    )
+    before = node.snapshot()
+    rc, audit = run({**args, "_ansible_check_mode": True})
+    assert (rc, audit.get("changed")) == (0, True), audit
+    assert node.snapshot() == before
+    rc, result = run(args)
+    assert rc == 1
+    assert result["msg"] == (
+        f"set.encryption-provider-config: {encryption} does not exist on this node, and the pod would fail without it."
+        " Make it first, or set check_paths to false. Nothing was changed."
+    )
+    encryption.parent.mkdir()
+    encryption.write_text("key one")
+    rc, result = run(args)
+    assert (rc, result["changed"]) == (0, True)
+    digest = node.path.read_text()
+    encryption.write_text("key two")
+    rc, result = run(args)
+    assert (rc, result["changed"]) == (0, True)  # the pod must read the new key
+    assert node.path.read_text() != digest
+    assert "key two" not in json.dumps(result)
+
+
+def test_required_flags_are_checked_before_anything_changes(node: Node, run: Runner) -> None:
+    before = node.snapshot()
+    rc, result = run(
+        node.args(set={"profiling": False}, required_flags=["tls-cert-file", "etcd-cafile", "kubelet-certificate-authority"])
+    )
+    assert rc == 1
+    assert result["msg"] == (
+        f"required_flags: container 'kube-apiserver' in {node.path} has no --kubelet-certificate-authority; this change"
+        " does not make what they name (kubeadm does). Nothing was changed."
+    )
+    assert node.snapshot() == before
+
+
+def test_a_pod_that_never_comes_is_rolled_back(node: Node, run: Runner) -> None:
+    policy = node.root / "bulwark" / "audit-policy.yaml"
+    policy.parent.mkdir()
+    policy.write_text("old policy\n")
+    before = node.snapshot()
+    rc, result = run(
+        node.args(
+            set={"profiling": False},
+            files=config_files(node)[:1],
+            wait=True,
+            process="bulwark-test-no-such-process",  # no process of this name runs, here or in a lab container
+            timeout=1,
+            stable_for=0,
+        )
+    )
+    assert rc == 1
+    assert result["msg"] == (
+        "bulwark-test-no-such-process was not healthy within 1 s: no bulwark-test-no-such-process process runs. The"
+        " previous manifest and files are back, but bulwark-test-no-such-process is NOT healthy with them either: no"
+        " bulwark-test-no-such-process process runs."
+    )
+    assert result["rolled_back"] is False
+    assert result["log_tail"] == ["(no log file matches /var/log/pods/kube-system_kube-apiserver-*/kube-apiserver/*.log)"]
+    assert node.snapshot()[0] == before[0]  # the manifest's bytes
+    assert sorted(os.listdir(node.manifests)) == ["kube-apiserver.yaml"]
+    assert policy.read_text() == "old policy\n"
+
+
+def test_encryption_config_is_made_on_the_node_and_never_shown(node: Node, run: Runner) -> None:
+    path = node.root / "bulwark" / "encryption.yaml"
+    encryption = {"path": str(path), "key_name": "bulwark-1"}
+    args = node.args(
+        set={"encryption-provider-config": str(path)}, encryption_config=encryption, validate_flags=False, _ansible_diff=True
+    )
+    rc, first = run(args)
+    assert rc == 0, first
+    assert first["encryption"] == {
+        "provider": "secretbox", "key_name": "bulwark-1", "providers": ["secretbox", "identity"], "created_key": True,
+    }  # fmt: skip
+    assert first["item_status"]["encryption-config"] == "changed"
+    secret = re.search(r"secret: (\S+)", path.read_text()).group(1)
+    assert len(base64.b64decode(secret)) == 32
+    assert secret not in json.dumps(first)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "bulwark.io/config-digest" in node.path.read_text()
+
+    rc, second = run(args)
+    assert (rc, second["changed"], second["item_status"]["encryption-config"]) == (0, False, "ok")
+    assert second["encryption"]["created_key"] is False
+
+    # A failed rollout keeps the key: the new pod may already have encrypted with it.
+    path.unlink()
+    manifest = node.path.read_bytes()
+    rc, failed = run({**args, "set": {"encryption-provider-config": str(path), "profiling": False}, "wait": True,
+                      "process": "bulwark-test-no-such-process", "timeout": 1, "stable_for": 0})  # fmt: skip
+    assert rc == 1
+    assert node.path.read_bytes() == manifest
+    assert path.exists() and "secretbox" in path.read_text()
+    assert re.search(r"secret: (\S+)", path.read_text()).group(1) not in json.dumps(failed)
+
+
+def test_encryption_config_refuses_a_bad_shared_key(node: Node, run: Runner) -> None:
+    before = node.snapshot()
+    path = node.root / "bulwark" / "encryption.yaml"
+    rc, result = run(
+        node.args(encryption_config={"path": str(path), "secret": "dG9vIHNob3J0"}, validate_flags=False)
+    )
+    assert rc == 1
+    assert "encryption_config.secret" in result["msg"] and "dG9vIHNob3J0" not in json.dumps(result)
+    assert node.snapshot() == before and not path.exists()
