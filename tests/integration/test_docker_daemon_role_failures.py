@@ -54,6 +54,7 @@ ROLLBACK_FAIL_TASK = "Fail with the reason dockerd gave"
 CONTROLLER_ACTIONS = {
     "ansible.builtin.include_role",
     "ansible.builtin.validate_argument_spec",
+    "bulwark.hardening.check_role_vars",
     "ansible.builtin.assert",
 }
 
@@ -243,7 +244,7 @@ def test_malformed_daemon_json_on_converged_host(host: DockerHost, role: Role) -
         ("docker_daemon_icc", [1]),
         ("docker_daemon_tls_valid_days", "soon"),
         # argument_specs accepts these strings ("a,b" is a list, "k=v" a dict) but leaves the role
-        # the string itself; validate.yml refuses them.
+        # the string itself; the shared guard (check_role_vars) refuses them.
         ("docker_daemon_tls_clients", "alice"),
         ("docker_daemon_extra_settings", "bip=10.9.0.1/24"),
     ],

@@ -1,0 +1,45 @@
+# Copyright (c) Bulwark developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The controller side of bulwark.hardening.check_role_vars: the role's argument spec, its
+variables as the role will read them, and type_problems() between the two. Nothing runs on the host."""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.bulwark.hardening.plugins.module_utils.role_vars import type_problems
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _VALID_ARGS = frozenset(("argument_specs", "entry_point"))
+
+    def run(self, tmp: t.Any = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        path = self._task.args.get("argument_specs")
+        if not path:
+            role_path = task_vars.get("role_path")
+            if not role_path:
+                raise AnsibleActionFail("check_role_vars runs in a role, or needs argument_specs (the spec file).")
+            path = os.path.join(str(role_path), "meta", "argument_specs.yml")
+        entry_point = str(self._task.args.get("entry_point", "main"))
+        specs = self._loader.load_from_file(str(path)) or {}
+        options = ((specs.get("argument_specs") or {}).get(entry_point) or {}).get("options")
+        if not isinstance(options, dict):
+            raise AnsibleActionFail(f"{path} has no options for the entry point {entry_point!r}.")
+        # Templated as the role will read them: what a role task sees is what is checked.
+        values = {name: self._templar.template(task_vars[name]) for name in options if name in task_vars}
+        problems = type_problems(options, values)
+        result.update(changed=False, checked=sorted(values))
+        if problems:
+            result.update(failed=True, problems=problems, msg=" ".join(problems) + " Nothing was changed.")
+        return result

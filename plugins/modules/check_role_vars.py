@@ -1,0 +1,63 @@
+#!/usr/bin/python
+# Copyright (c) Bulwark developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: check_role_vars
+short_description: Refuse a role variable whose value the role could not use - a string where a list or a dict is wanted
+version_added: 0.1.0
+author:
+  - Bulwark developers (!UNKNOWN)
+description:
+  - Reads the role's C(meta/argument_specs.yml) and checks its variables as the role's tasks will read them, after
+    templating. A variable of type C(list) must be a list, one of type C(dict) a mapping, and the same at every
+    depth of C(options) and C(elements). Fails before anything changes, naming each variable, the value and the
+    form to give.
+  - ansible-core's own role argument validation checks a coerced copy and hands the role the original, so a
+    string given for a list (V("Node,RBAC")) passes it, and the role then sees the characters of the string.
+  - Runs on the controller only; it makes no connection to the host.
+extends_documentation_fragment:
+  - bulwark.hardening._attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  argument_specs:
+    description:
+      - The argument spec file. Defaults to C(meta/argument_specs.yml) of the role the task is in.
+    type: path
+  entry_point:
+    description:
+      - The entry point whose options are checked.
+    type: str
+    default: main
+notes:
+  - Every role of this collection runs it as its first task.
+"""
+
+EXAMPLES = r"""
+- name: Refuse a string where the role wants a list or a dict
+  bulwark.hardening.check_role_vars:
+"""
+
+RETURN = r"""
+checked:
+  description: The variables that were set and checked.
+  returned: always
+  type: list
+  elements: str
+  sample: ["kube_apiserver_authorization_modes", "kube_apiserver_extra_args"]
+problems:
+  description: One message per variable that has the wrong type.
+  returned: failure
+  type: list
+  elements: str
+  sample: ["kube_apiserver_authorization_modes must be a list, not the string 'Node,RBAC'; give a list, such as [Node, RBAC]."]
+"""
