@@ -37,12 +37,20 @@ __all__ = [
     "YAML_IMPORT_ERROR",
     "KubeadmConfigError",
     "Plan",
+    "managed_args",
     "plan",
 ]
 
 # apiVersion -> how extraArgs is written.
 API_VERSIONS = {"kubeadm.k8s.io/v1beta3": "map", "kubeadm.k8s.io/v1beta4": "list", "kubeadm.k8s.io/v1": "list"}
-COMPONENTS = ("apiServer", "controllerManager", "scheduler")
+# Where each component's section is in the ClusterConfiguration; local etcd has no extraVolumes.
+SECTIONS = {
+    "apiServer": ("apiServer",),
+    "controllerManager": ("controllerManager",),
+    "scheduler": ("scheduler",),
+    "etcd": ("etcd", "local"),
+}
+COMPONENTS = tuple(SECTIONS)
 PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice", "BlockDevice")
 VOLUME_KEYS = ("name", "hostPath", "mountPath", "readOnly", "pathType")
 
@@ -219,6 +227,48 @@ def _volumes(entries: t.Any, where: str, volumes: list[dict[str, t.Any]], drift:
     return result
 
 
+def managed_args(flags: t.Any, managed: t.Any) -> dict[str, str | None]:
+    """extraArgs for the flags a change manages (MANAGED, names), as the manifest has them after it
+    (FLAGS, as static_pod returns them): a flag the manifest no longer has is removed (None), and
+    one without a value is ``"true"``, as pflag reads it."""
+    if not isinstance(flags, t.Mapping):
+        raise KubeadmConfigError(f"flags: expected a mapping of flag names to values, got {type(flags).__name__}")
+    if not isinstance(managed, (list, tuple)) or not all(isinstance(name, str) for name in managed):
+        raise KubeadmConfigError("managed: expected a list of flag names")
+    args: dict[str, str | None] = {}
+    for name in managed:
+        if name not in flags:
+            args[name] = None
+        else:
+            args[name] = "true" if flags[name] is None else str(flags[name])
+    return args
+
+
+def _section(config: dict[str, t.Any], component: str) -> dict[str, t.Any]:
+    parent = config
+    for depth, key in enumerate(SECTIONS[component]):
+        where = ".".join(SECTIONS[component][: depth + 1])
+        value = parent.get(key)
+        if value is None:
+            if component == "etcd" and isinstance(parent.get("external"), dict):
+                raise KubeadmConfigError("etcd: this cluster's etcd is external (etcd.external); kubeadm does not run it")
+            value = {}
+        elif not isinstance(value, dict):
+            raise KubeadmConfigError(f"{where}: expected a mapping in the ClusterConfiguration")
+        parent = value
+    return dict(parent)
+
+
+def _store_section(config: dict[str, t.Any], component: str, section: dict[str, t.Any]) -> None:
+    *parents, last = SECTIONS[component]
+    target = config
+    for key in parents:
+        child = dict(target.get(key) or {})
+        _set_key(target, key, child)
+        target = child
+    _set_key(target, last, section)
+
+
 def plan(
     text: t.Any,
     extra_args: t.Any = None,
@@ -231,19 +281,15 @@ def plan(
         raise KubeadmConfigError(f"component: {component!r} is not one of {', '.join(COMPONENTS)}")
     args = _normalize_args(extra_args)
     volumes = _normalize_volumes(extra_volumes)
+    if volumes and component == "etcd":
+        raise KubeadmConfigError("extra_volumes: kubeadm's local etcd has no extraVolumes; mount its files another way")
     config = parse_cluster_configuration(text)
     style = API_VERSIONS[config["apiVersion"]]
-
-    section = config.get(component)
-    if section is None:
-        section = {}
-    elif not isinstance(section, dict):
-        raise KubeadmConfigError(f"{component}: expected a mapping in the ClusterConfiguration")
-    section = dict(section)
+    section = _section(config, component)
     drift: dict[str, dict[str, t.Any]] = {}
 
     if args:
-        where = f"{component}.extraArgs"
+        where = f"{'.'.join(SECTIONS[component])}.extraArgs"
         empty: t.Any = [] if style == "list" else {}
         current = section.get("extraArgs") or empty
         new_args = (_args_as_list if style == "list" else _args_as_map)(current, where, args, drift)
@@ -260,6 +306,6 @@ def plan(
 
     if not drift:
         return Plan(False, text, {})
-    _set_key(config, component, section)
+    _store_section(config, component, section)
     rendered = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 30)
     return Plan(True, str(rendered), drift)

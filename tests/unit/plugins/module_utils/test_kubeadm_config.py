@@ -15,7 +15,11 @@ import typing as t
 import pytest
 import yaml
 
-from ansible_collections.bulwark.hardening.plugins.module_utils.kubeadm_config import KubeadmConfigError, plan
+from ansible_collections.bulwark.hardening.plugins.module_utils.kubeadm_config import (
+    KubeadmConfigError,
+    managed_args,
+    plan,
+)
 
 V1BETA4 = """\
 apiServer:
@@ -281,7 +285,7 @@ def test_volume_append_and_unchanged() -> None:
             "expected the YAML text of the ClusterConfiguration (data.ClusterConfiguration of the kube-system/"
             "kubeadm-config ConfigMap), got dict",
         ),
-        (V1BETA4, {}, None, "etcd", "component: 'etcd' is not one of apiServer, controllerManager, scheduler"),
+        (V1BETA4, {}, None, "kubelet", "component: 'kubelet' is not one of apiServer, controllerManager, scheduler, etcd"),
         (
             V1BETA4,
             {"--profiling": "false"},
@@ -369,3 +373,79 @@ def test_errors(text: t.Any, args: t.Any, volumes: t.Any, component: str, messag
     with pytest.raises(KubeadmConfigError) as exc:
         plan(text, args, volumes, component)
     assert str(exc.value) == message
+
+
+# --------------------------------------------------------------------------- etcd, managed flags
+
+V1BETA4_ETCD = """\
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+etcd:
+  local:
+    dataDir: /var/lib/etcd
+kubernetesVersion: v1.37.2
+"""
+
+
+def test_etcd_is_etcd_local() -> None:
+    result = plan(V1BETA4_ETCD, {"client-cert-auth": "true", "auto-tls": "false"}, component="etcd")
+    assert result.changed
+    assert yaml.safe_load(result.text)["etcd"] == {
+        "local": {
+            "dataDir": "/var/lib/etcd",
+            "extraArgs": [{"name": "auto-tls", "value": "false"}, {"name": "client-cert-auth", "value": "true"}],
+        }
+    }
+    assert result.drift == {
+        "client-cert-auth": {"kubeadm": None, "wanted": "true"},
+        "auto-tls": {"kubeadm": None, "wanted": "false"},
+    }
+    assert not plan(result.text, {"client-cert-auth": "true"}, component="etcd").changed
+
+
+def test_etcd_without_a_section_gets_one() -> None:
+    text = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"
+    assert yaml.safe_load(plan(text, {"auto-tls": "false"}, component="etcd").text)["etcd"] == {
+        "local": {"extraArgs": [{"name": "auto-tls", "value": "false"}]}
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "volumes", "message"),
+    [
+        (
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\netcd:\n  external:\n    endpoints: [x]\n",
+            None,
+            "etcd: this cluster's etcd is external (etcd.external); kubeadm does not run it",
+        ),
+        (
+            V1BETA4_ETCD,
+            [{"name": "a", "hostPath": "/a", "mountPath": "/a"}],
+            "extra_volumes: kubeadm's local etcd has no extraVolumes; mount its files another way",
+        ),
+        (
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\netcd:\n  local: [1]\n",
+            None,
+            "etcd.local: expected a mapping in the ClusterConfiguration",
+        ),
+    ],
+)
+def test_etcd_refuses(text: str, volumes: t.Any, message: str) -> None:
+    with pytest.raises(KubeadmConfigError) as caught:
+        plan(text, {"auto-tls": "false"}, volumes, component="etcd")
+    assert str(caught.value) == message
+
+
+def test_managed_args_follow_the_manifest() -> None:
+    flags = {"profiling": "false", "bind-address": "127.0.0.1", "leader-elect": None}
+    assert managed_args(flags, ["profiling", "leader-elect", "insecure-port"]) == {
+        "profiling": "false",
+        "leader-elect": "true",
+        "insecure-port": None,
+    }
+    with pytest.raises(KubeadmConfigError) as caught:
+        managed_args("profiling=false", ["profiling"])
+    assert str(caught.value) == "flags: expected a mapping of flag names to values, got str"
+    with pytest.raises(KubeadmConfigError) as caught:
+        managed_args({}, "profiling")
+    assert str(caught.value) == "managed: expected a list of flag names"
