@@ -564,6 +564,7 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod impor
 )
 from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod_io import NodeHost, running_pod
 from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod_rollout import (
+    FileChange,
     FileSpec,
     FileSpecError,
     GateRequest,
@@ -820,69 +821,90 @@ def check_live(module: AnsibleModule, result: Plan, request: Request, output: di
     output.update(live=True, pid=waited.pid)
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
+@dataclasses.dataclass
+class Change:
+    """Everything planned, before anything is written."""
+
+    request: Request
+    result: Plan
+    changes: list[FileChange]
+    before: bytes
+    after: bytes | None  # None: the manifest stays as it is
+    version: str | None
+    encryption: EncryptionPlan | None
+    gates: list[GateRequest]
+    rollback_gates: list[GateRequest]
+
+    @property
+    def changed(self) -> bool:
+        return self.result.changed or any(change.changed for change in self.changes)
+
+
+def check_input_paths(module: AnsibleModule, request: Request, files: list[FileSpec], watched: t.Collection[str]) -> None:
+    """Fail when a flag names a file the pod reads that is not on the node (a missing certificate)."""
+    may_be_missing = set(watched) if module.check_mode else set()  # another task makes them, which did not run
+    missing = [
+        f"set.{flag}: {name}"
+        for flag, name in input_paths(request, [spec.path for spec in files])
+        if name not in may_be_missing and not os.path.exists(name)
+    ]
+    if missing:
+        raise StaticPodError(
+            f"{'; '.join(missing)} does not exist on this node, and the pod would fail without it. Make it first, or"
+            " set check_paths to false. Nothing was changed."
+        )
+
+
+def plan_change(module: AnsibleModule) -> Change:
+    """Read the node and plan the whole change; raises on any bad input, having written nothing."""
     params = module.params
     path: str = params["path"]
+    request = build_request(
+        params["set"],
+        params["remove"],
+        params["list_flags"],
+        params["replace_lists"],
+        params["remove_list_items"],
+        params["volumes"],
+        params["auto_mount"],
+        params["annotations"],
+        params["conflicts"],
+        params["required_flags"],
+        params["map_flags"],
+    )
+    files = build_files(params["files"] or (), resolve_owner)
+    encryption = None
+    if params["encryption_config"]:
+        encryption_spec, encryption = encryption_file(module, params["encryption_config"])  # I/O, then pure
+        if any(spec.path == encryption_spec.path for spec in files):
+            raise FileSpecError(f"encryption_config.path: {encryption_spec.path} is in files too; give it once.")
+        files.append(encryption_spec)
+    if params["backup"]:
+        manifest_dirs = {os.path.dirname(os.path.abspath(path)), os.path.dirname(os.path.realpath(path))}
+        check_backup_dir(os.path.realpath(params["backup_dir"]), manifest_dirs)
+    before, pod = read_manifest(path)  # I/O
+    changes = plan_files(files, {spec.path: read_state(spec.path) for spec in files})  # I/O, then pure
+    watched = {name: read_state(name).content for name in params["watch_files"] or ()}
+    if params["digest_annotation"] and (files or watched):
+        digest = {params["digest_annotation"]: config_digest(files, watched)}
+        request = dataclasses.replace(request, annotations={**request.annotations, **digest})
     version = None
-    try:
-        request = build_request(
-            params["set"],
-            params["remove"],
-            params["list_flags"],
-            params["replace_lists"],
-            params["remove_list_items"],
-            params["volumes"],
-            params["auto_mount"],
-            params["annotations"],
-            params["conflicts"],
-            params["required_flags"],
-            params["map_flags"],
-        )
-        files = build_files(params["files"] or (), resolve_owner)
-        encryption = None
-        if params["encryption_config"]:
-            encryption_spec, encryption = encryption_file(module, params["encryption_config"])  # I/O, then pure
-            if any(spec.path == encryption_spec.path for spec in files):
-                raise FileSpecError(f"encryption_config.path: {encryption_spec.path} is in files too; give it once.")
-            files.append(encryption_spec)
-        if params["backup"]:
-            manifest_dirs = {os.path.dirname(os.path.abspath(path)), os.path.dirname(os.path.realpath(path))}
-            check_backup_dir(os.path.realpath(params["backup_dir"]), manifest_dirs)
-        before_bytes, pod = read_manifest(path)  # I/O
-        container = select_container(pod, params["container"], path)
-        changes = plan_files(files, {spec.path: read_state(spec.path) for spec in files})  # I/O, then pure
-        watched = {name: read_state(name).content for name in params["watch_files"] or ()}
-        if params["digest_annotation"] and (files or watched):
-            digest = {params["digest_annotation"]: config_digest(files, watched)}
-            request = dataclasses.replace(request, annotations={**request.annotations, **digest})
-        if params["validate_flags"] and request.set:
-            version = validate_flags(module, container, request)  # I/O
-        result = plan(pod, request, params["container"], path)  # pure
-        if params["check_paths"]:
-            may_be_missing = set(watched) if module.check_mode else set()
-            missing = [
-                f"set.{flag}: {name}"
-                for flag, name in input_paths(request, [spec.path for spec in files])
-                if name not in may_be_missing and not os.path.exists(name)
-            ]
-            if missing:
-                raise StaticPodError(
-                    f"{'; '.join(missing)} does not exist on this node, and the pod would fail without it. Make it"
-                    " first, or set check_paths to false. Nothing was changed."
-                )
-        after_bytes = render_manifest(result.after).encode("utf-8") if result.changed else None
-        gates, rollback_gates = gates_of(module, result) if params["wait"] and after_bytes else ([], [])
-    except (StaticPodError, FileSpecError, EncryptionConfigError) as exc:
-        module.fail_json(msg=str(exc))
-    except OSError as exc:
-        module.fail_json(msg=f"cannot read {exc.filename or path}: {to_native(exc.strerror)}; nothing was changed.")
+    if params["validate_flags"] and request.set:
+        version = validate_flags(module, select_container(pod, params["container"], path), request)  # I/O
+    result = plan(pod, request, params["container"], path)  # pure
+    if params["check_paths"]:
+        check_input_paths(module, request, files, watched)
+    after = render_manifest(result.after).encode("utf-8") if result.changed else None
+    gates, rollback_gates = gates_of(module, result) if params["wait"] and after else ([], [])
+    return Change(request, result, changes, before, after, version, encryption, gates, rollback_gates)
 
-    changed = result.changed or any(change.changed for change in changes)
+
+def report(module: AnsibleModule, change: Change) -> dict[str, t.Any]:
+    """The result of the plan: flags, files, item status and diff."""
+    path, result = module.params["path"], change.result
+    request = change.request
     output: dict[str, t.Any] = {
-        "changed": changed,
+        "changed": change.changed,
         "args": result.args,
         "flags": result.flags,
         "managed_flags": list(dict.fromkeys([*request.set, *request.remove, *request.remove_list_items])),
@@ -890,59 +912,82 @@ def main() -> None:
         "flags_changed": result.flags_changed,
         "flags_removed": result.flags_removed,
         "volumes_added": result.volumes_added,
-        "files_changed": [change.spec.path for change in changes if change.changed],
-        "item_status": result.item_status,
-        "version": version,
+        "files_changed": [item.spec.path for item in change.changes if item.changed],
+        "item_status": dict(result.item_status),
+        "version": change.version,
         "restarted": False,
     }
-    if encryption is not None:
+    if change.encryption is not None:
+        encryption = change.encryption
         output["encryption"] = {
             "provider": encryption.provider,
             "key_name": encryption.key_name,
             "providers": list(encryption.providers),
             "created_key": encryption.created_key,
         }
-        changed_paths = output["files_changed"]
-        output["item_status"]["encryption-config"] = "changed" if encryption_spec.path in changed_paths else "ok"
+        key_file = module.params["encryption_config"]["path"]
+        output["item_status"]["encryption-config"] = "changed" if key_file in output["files_changed"] else "ok"
     if module._diff:
-        output["diff"] = file_diffs(changes) + [
-            {
-                "before_header": path,
-                "after_header": path,
-                "before": before_bytes.decode("utf-8"),
-                "after": (after_bytes or before_bytes).decode("utf-8"),
-            }
-        ]
-    if params["wait"] and (after_bytes is None or module.check_mode):
-        check_live(module, result, request, output)
-    if changed and not module.check_mode:
-        rollout = RolloutPlan(
-            manifest=path,
-            before=before_bytes,
-            after=after_bytes,
-            files=tuple(changes),
-            gates=tuple(gates),
-            rollback_gates=tuple(rollback_gates),
-            backup=params["backup"],
-        )
-        try:
-            outcome = roll_out(NodeHost(params["backup_dir"], params["log_lines"]), rollout)  # I/O
-        except RolloutFailed as exc:
-            failure: dict[str, t.Any] = {"rolled_back": exc.restored}
-            if exc.failed is not None:
-                failure["log_tail"] = list(exc.failed.log_tail)
-            module.fail_json(msg=exc.msg, **output, **failure)
-        if path in outcome.backups:
-            output["backup_file"] = outcome.backups[path]
-        if len(outcome.backups) > (path in outcome.backups):
-            output["file_backups"] = {name: copy for name, copy in outcome.backups.items() if name != path}
-        if outcome.gates:
-            waited = round(sum(gate.waited for gate in outcome.gates), 2)
-            output.update(restarted=True, pid=outcome.gates[0].pid, waited=waited)
-            output["gates"] = [
+        manifest = {"before_header": path, "after_header": path, "before": change.before.decode("utf-8")}
+        manifest["after"] = (change.after or change.before).decode("utf-8")
+        output["diff"] = file_diffs(change.changes) + [manifest]
+    return output
+
+
+def apply(module: AnsibleModule, change: Change, output: dict[str, t.Any]) -> None:
+    """Write the change and roll it out; on failure, fail with what the rollback left."""
+    params = module.params
+    path = params["path"]
+    rollout = RolloutPlan(
+        manifest=path,
+        before=change.before,
+        after=change.after,
+        files=tuple(change.changes),
+        gates=tuple(change.gates),
+        rollback_gates=tuple(change.rollback_gates),
+        backup=params["backup"],
+    )
+    try:
+        outcome = roll_out(NodeHost(params["backup_dir"], params["log_lines"]), rollout)  # I/O
+    except RolloutFailed as exc:
+        failure: dict[str, t.Any] = {"rolled_back": exc.restored}
+        if exc.failed is not None:
+            failure["log_tail"] = list(exc.failed.log_tail)
+        module.fail_json(msg=exc.msg, **output, **failure)
+    if path in outcome.backups:
+        output["backup_file"] = outcome.backups[path]
+    others = {name: copy for name, copy in outcome.backups.items() if name != path}
+    if others:
+        output["file_backups"] = others
+    if outcome.gates:
+        output.update(
+            restarted=True,
+            pid=outcome.gates[0].pid,
+            waited=round(sum(passed.waited for passed in outcome.gates), 2),
+            gates=[
                 {"command": gate.command, "pid": passed.pid, "waited": passed.waited}
-                for gate, passed in zip(gates, outcome.gates)
-            ]
+                for gate, passed in zip(change.gates, outcome.gates)
+            ],
+        )
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
+    try:
+        change = plan_change(module)
+    except (StaticPodError, FileSpecError, EncryptionConfigError) as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(
+            msg=f"cannot read {exc.filename or module.params['path']}: {to_native(exc.strerror)}; nothing was changed."
+        )
+    output = report(module, change)
+    if module.params["wait"] and (change.after is None or module.check_mode):
+        check_live(module, change.result, change.request, output)
+    if change.changed and not module.check_mode:
+        apply(module, change, output)
     module.exit_json(**output)
 
 

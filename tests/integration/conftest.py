@@ -20,10 +20,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import typing as t
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -39,7 +43,11 @@ DOCKER_HOST_CAPS = ("SYS_ADMIN", "NET_ADMIN", "NET_RAW", "SYS_PTRACE", "MKNOD", 
 DOCKER_HOST_SYSCTLS = ("net.ipv4.ip_forward=1", "net.ipv4.conf.default.route_localnet=1")
 CONTROL_PLANE_IMAGE = os.environ.get("BULWARK_CONTROL_PLANE_IMAGE", "bulwark-lab/control-plane:latest")
 CACHE = Path(os.environ.get("BULWARK_CACHE", "/var/cache/bulwark"))
-KUBE_BINARIES = ("kube-apiserver", "kubeadm", "etcd")
+# The lab's own list of the binaries a control-plane node mounts (lab/bulwark_lab.py, stdlib only).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
+import bulwark_lab  # noqa: E402
+
+KUBE_BINARIES = bulwark_lab.TARGETS["control-plane"].binaries
 READY_TIMEOUT_S = 120
 
 
@@ -315,3 +323,50 @@ def ansible_playbook(
 def run_playbook() -> t.Callable[..., PlaybookRun]:
     """``run_playbook(target, playbook_path, {extra vars}, "--check", env={...})`` -> PlaybookRun."""
     return ansible_playbook
+
+
+# --- the API server, as a client sees it -------------------------------------------------------
+
+
+def readyz(address: str) -> int:
+    """/readyz as kubelet's probe asks it: anonymous, certificate not verified."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(f"https://{address}:6443/readyz", timeout=1, context=context) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+class Outage:
+    """Polls /readyz every 50 ms in a thread and records the longest time it was not 200."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.longest = 0.0
+        self._down_since: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if readyz(self.address) == 200:
+                if self._down_since is not None:
+                    self.longest = max(self.longest, now - self._down_since)
+                self._down_since = None
+            elif self._down_since is None:
+                self._down_since = now
+            time.sleep(0.05)
+
+    def __enter__(self) -> Outage:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: t.Any) -> None:
+        self._stop.set()
+        self._thread.join()

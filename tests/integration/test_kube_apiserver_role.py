@@ -15,19 +15,15 @@ what the rollback promises.
 
 from __future__ import annotations
 
-import ssl
-import threading
 import time
-import typing as t
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import LabTarget, LabTargets, PlaybookRun
+from conftest import LabTarget, LabTargets, Outage, PlaybookRun, readyz
 
 MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+MANIFESTS = ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"]
 ROLE_PLAYBOOK = """\
 - hosts: all
   gather_facts: false
@@ -49,20 +45,6 @@ def playbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def readyz(address: str) -> int:
-    """/readyz as kubelet's probe asks it: anonymous, certificate not verified."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with urllib.request.urlopen(f"https://{address}:6443/readyz", timeout=1, context=context) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
-
-
 def apiserver_pid(node: LabTarget) -> str:
     return node.sh("pgrep -x kube-apiserver || true")
 
@@ -81,8 +63,22 @@ def test_unknown_flag_is_refused_before_anything_changes(node, playbook, run_pla
     assert "does not know the flag 'insecure-port' (did you mean 'secure-port'?)" in message
     assert "Kubernetes v1.37.2" in message
     assert node.read(MANIFEST) == before
-    # Refused by the plan, before the configuration files were written.
+    # Refused by the plan, before any configuration file (the encryption key's too) was written.
     assert node.read("/etc/kubernetes/bulwark/audit-policy.yaml") is None
+    assert node.read("/etc/kubernetes/bulwark/encryption.yaml") is None
+
+
+def test_a_string_for_a_list_is_refused_by_name(node, playbook, run_playbook):
+    # It used to plan --authorization-mode=Node,RBAC,N,o,d,e,R,B,A,C.
+    before = node.read(MANIFEST)
+    run = run_playbook(node, playbook, {"kube_apiserver_authorization_modes": "Node,RBAC"})
+    assert run.rc != 0
+    assert failed_message(run, node.name).startswith(
+        "kube_apiserver_authorization_modes must be a list, not the string 'Node,RBAC'; give a list, such as"
+        " [Node, RBAC]"
+    )
+    assert node.read(MANIFEST) == before
+    assert node.read("/etc/kubernetes/bulwark/encryption.yaml") is None
 
 
 def test_manifest_that_is_not_yaml_is_refused_and_left_as_it_is(node, playbook, run_playbook):
@@ -107,63 +103,34 @@ def test_flag_value_the_api_server_rejects_is_rolled_back(node, playbook, run_pl
     run = run_playbook(
         node,
         playbook,
-        {"kube_apiserver_extra_args": {"service-cluster-ip-range": "10.96.0.0/400"}, "kube_apiserver_rollout_timeout": 30},
+        {"kube_apiserver_extra_args": {"service-cluster-ip-range": "10.96.0.0/400"}, "kube_apiserver_rollout_timeout": 60},
     )
     assert run.rc != 0
     message = failed_message(run, node.name)
-    assert "was not healthy within 30 s" in message
-    assert "The previous manifest is back and kube-apiserver is healthy again" in message
+    assert "was not healthy within 60 s" in message
+    assert "The previous manifest and files are back, and kube-apiserver is healthy again" in message
     assert "service-cluster-ip-range[0] is not a valid cidr" in message  # the API server's own words, from its log
     assert node.read(MANIFEST) == before
     assert readyz(node.address) == 200
     # Nothing was left in the manifests directory for kubelet to start as a second API server.
-    assert node.sh("ls /etc/kubernetes/manifests").split() == ["etcd.yaml", "kube-apiserver.yaml"]
+    assert node.sh("ls -A /etc/kubernetes/manifests").split() == MANIFESTS
 
 
 def test_anonymous_auth_off_is_caught_by_the_probes_and_rolled_back(node, playbook, run_playbook):
     # No anonymous requests at all starts fine, but kubelet's anonymous probes then get 401 and
     # kubelet kills the API server over and over: the rollout gate runs the probes the same way.
+    # The old API server takes up to its grace period (30 s) to drain and exit, so the gate waits 60 s.
     before = node.read(MANIFEST)
     run = run_playbook(
-        node, playbook, {"kube_apiserver_anonymous_auth": "disabled", "kube_apiserver_rollout_timeout": 25}
+        node, playbook, {"kube_apiserver_anonymous_auth": "disabled", "kube_apiserver_rollout_timeout": 60}
     )
     assert run.rc != 0
     message = failed_message(run, node.name)
     assert "answered HTTP 401" in message
-    assert "The previous manifest is back and kube-apiserver is healthy again" in message
+    assert "The previous manifest and files are back, and kube-apiserver is healthy again" in message
     assert node.read(MANIFEST) == before
-    assert node.sh("ls -A /etc/kubernetes/manifests").split() == ["etcd.yaml", "kube-apiserver.yaml"]
+    assert node.sh("ls -A /etc/kubernetes/manifests").split() == MANIFESTS
     assert readyz(node.address) == 200
-
-
-class Outage:
-    """Polls /readyz every 50 ms in a thread and records the longest time it was not 200."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self.longest = 0.0
-        self._down_since: float | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            now = time.monotonic()
-            if readyz(self.address) == 200:
-                if self._down_since is not None:
-                    self.longest = max(self.longest, now - self._down_since)
-                self._down_since = None
-            elif self._down_since is None:
-                self._down_since = now
-            time.sleep(0.05)
-
-    def __enter__(self) -> Outage:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: t.Any) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def test_hardening_rolls_out_and_a_second_run_changes_nothing(node, playbook, run_playbook):
@@ -172,7 +139,7 @@ def test_hardening_rolls_out_and_a_second_run_changes_nothing(node, playbook, ru
         run = run_playbook(node, playbook)
     assert run.rc == 0, run
     assert run.stats(node.name)["changed"] > 0
-    waited = next(result["waited"] for name, result in run.results(node.name) if "runs the new manifest" in name)
+    waited = next(result["waited"] for name, result in run.results(node.name) if "roll them out or back" in name)
     print(f"\nrollout: play {run.seconds:.1f} s, gate waited {waited:.1f} s, /readyz down {outage.longest:.1f} s")
     assert apiserver_pid(node) != pid_before
     assert outage.longest < 60
