@@ -202,6 +202,7 @@ def render_role_doc(
         lines += table(
             ["Control", "Title", "Variable", "Off when", "Verified by"], rows
         )
+        lines += notes(role_controls)
         lines += [
             "",
             "Statuses in the controls report are explained in [the control catalog](controls.md).",
@@ -211,6 +212,15 @@ def render_role_doc(
             "This role enforces no control of [the control catalog](controls.md)."
         )
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def notes(controls_: t.Iterable[t.Any]) -> list[str]:
+    """The catalog's notes of CONTROLS, one paragraph each, after their table."""
+    lines = []
+    for c in controls_:
+        if c.note:
+            lines += ["", f"**{c.id}.** {markup(' '.join(c.note.split()))}"]
+    return lines
 
 
 def render_controls_doc(
@@ -259,6 +269,7 @@ def render_controls_doc(
                 ],
                 rows,
             )
+            lines += notes(catalog.for_benchmark(key))
         else:
             lines.append("No controls yet.")
         lines.append("")
