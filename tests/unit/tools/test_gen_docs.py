@@ -59,6 +59,7 @@ CATALOG_DATA: dict[str, t.Any] = {
             "role": "demo",
             "variable": "demo_config_path",
             "verify": "stat",
+            "note": "Waived nowhere;\n  kept as O(demo_config_path) says.",
         },
         {
             "id": "CIS-Docker 5.1",
@@ -226,6 +227,8 @@ def test_render_role_doc() -> None:
         | `CIS-Docker 2.10` | Use the default cgroup | `demo_cgroup` | `false` | no cgroup-parent |
         | `CIS-Docker 3.17` | Own daemon.json as root:root | `demo_config_path` | never | stat |
 
+        **CIS-Docker 3.17.** Waived nowhere; kept as `demo_config_path` says.
+
         Statuses in the controls report are explained in [the control catalog](controls.md).
         """)
 
@@ -271,6 +274,8 @@ def test_render_controls_doc() -> None:
         | `CIS-Docker 2.10` | Use the default cgroup | [demo](demo.md) | `demo_cgroup` | `false` | `cgroup-parent` | no cgroup-parent |
         | `CIS-Docker 3.17` | Own daemon.json as root:root | [demo](demo.md) | `demo_config_path` | never |  | stat |
         | `CIS-Docker 5.1` | A control of a role not written yet | later | `later_x` | `"off"` |  | later |
+
+        **CIS-Docker 3.17.** Waived nowhere; kept as `demo_config_path` says.
 
         ## Bulwark controls 1 (`BWK`)
 

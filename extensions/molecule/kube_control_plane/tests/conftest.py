@@ -14,6 +14,7 @@ from kubernetes import client, config
 
 from helpers import CONTAINER
 
+
 @pytest.fixture(scope="session")
 def address() -> str:
     inspect = subprocess.run(

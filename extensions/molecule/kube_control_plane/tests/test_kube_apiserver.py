@@ -3,22 +3,21 @@
 
 Anonymous requests, profiling, TLS versions, encryption at rest (read back from etcd itself), the
 audit log, the flags in the running process (what kube-bench reads) and kubeadm's configuration.
+The fixtures (address, pki, api, admin_cert) are in conftest.py.
 """
 from __future__ import annotations
 
 import base64
 import json
-import os
 import socket
 import ssl
-import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 
 from helpers import CONTAINER, anonymous_get
 

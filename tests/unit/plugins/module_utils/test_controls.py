@@ -154,6 +154,15 @@ def test_item_key_is_optional() -> None:
     assert load_catalog(_catalog_data(entry)).controls[0].item is None
 
 
+def test_note_is_optional_and_stripped() -> None:
+    assert load_catalog(_catalog_data(_control())).controls[0].note is None
+    note = load_catalog(_catalog_data(_control(note="  Waived by default: kubeadm runs it as root.\n"))).controls[0].note
+    assert note == "Waived by default: kubeadm runs it as root."
+    with pytest.raises(ControlCatalogError) as caught:
+        load_catalog(_catalog_data(_control(note=["a list"])))
+    assert "note" in str(caught.value)
+
+
 def test_waived_when_key_is_optional() -> None:
     """No waived_when: no value of the variable turns the control off (null would be such a value)."""
     entry = _control()
@@ -249,7 +258,7 @@ CATALOG_ERRORS = [
     pytest.param(
         _mutate("controls/1/level", 1),
         "controls[1] (CIS-Docker 2.3): unknown key(s) level; allowed: id, title, role, variable, waived_when,"
-        " item, verify.",
+        " item, verify, note.",
         id="control-unknown-key",
     ),
     pytest.param(
