@@ -75,6 +75,21 @@ def test_unknown_controller_manager_flag_is_refused_before_any_change(node, play
     assert node.sh("ls -A /var/backups/bulwark 2>/dev/null || true").split() == []  # no backup: nothing was written
 
 
+def test_bools_given_as_strings_mean_what_they_spell(node, playbooks, run_playbook):
+    # As -e and every AWX survey answer give them: strings, which Jinja would take as true.
+    run = run_playbook(
+        node,
+        playbooks["kube_controller_manager"],
+        {"kube_controller_manager_rotate_kubelet_server_certificate": "false", "kube_controller_manager_profiling": "no"},
+        "--check",
+    )
+    assert run.rc == 0, run
+    planned = next(result for name, result in run.results(node.name) if "Set kube-controller-manager's flags" in name)
+    assert planned["flags"]["profiling"] == "false"  # not "no", which the controller manager would refuse
+    assert "RotateKubeletServerCertificate" not in (planned["flags"].get("feature-gates") or "")
+    assert "feature-gates/RotateKubeletServerCertificate" not in planned["item_status"]  # waived, not set
+
+
 def test_a_value_the_scheduler_rejects_is_rolled_back(node, playbooks, run_playbook):
     manifest = f"{MANIFESTS}/kube-scheduler.yaml"
     before = node.read(manifest)
