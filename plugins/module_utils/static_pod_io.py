@@ -98,12 +98,13 @@ def log_tail(pattern: str, count: int) -> list[str]:
         return [f"({newest})"] + tail_lines(handle.read(), count)
 
 
-def running_pod(gate: GateRequest) -> tuple[PodProcess | None, str | None]:
-    """The newest process of GATE's command, and why it does not run GATE's arguments (None: it does)."""
+def running_pod(gate: GateRequest, not_before: float | None = None) -> tuple[PodProcess | None, str | None]:
+    """The newest process of GATE's command, and why it is not the one GATE wants - other arguments,
+    or started before NOT_BEFORE (the manifest's mtime) - or None when it is."""
     process = newest_matching(read_processes(gate.command), gate.command)
     if process is None:
         return None, f"no {gate.command} process runs"
-    return process, runs_manifest(process, gate.args, None)
+    return process, runs_manifest(process, gate.args, not_before)
 
 
 def wait_for_pod(
@@ -121,8 +122,7 @@ def wait_for_pod(
     stability = Stability(gate.stable_for)
     endpoints = [*checks, *((url, KUBELET_PROBE) for url in gate.probe_urls)]
     while True:
-        process = newest_matching(read_processes(gate.command), gate.command)
-        reason = f"no {gate.command} process runs" if process is None else runs_manifest(process, gate.args, not_before)
+        process, reason = running_pod(gate, not_before)
         for url, tls in endpoints:
             if reason is not None:
                 break
