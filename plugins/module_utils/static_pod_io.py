@@ -88,14 +88,18 @@ def probe(url: str, tls: t.Mapping[str, t.Any]) -> tuple[bool, str]:
 
 
 def log_tail(pattern: str, count: int) -> list[str]:
-    """The last COUNT lines of the newest file matching PATTERN, CRI prefixes removed, after a
-    first line that names the file."""
-    files = glob.glob(pattern)
+    """The last COUNT lines of the two newest files matching PATTERN, oldest first, CRI prefixes
+    removed, each after a line that names the file. A pod in a crash loop is often restarting when
+    the gate gives up, so its newest file may hold only the start of an attempt; the one before holds
+    the last words of an attempt that ended."""
+    files = sorted(glob.glob(pattern), key=os.path.getmtime)[-2:]
     if not files:
         return [f"(no log file matches {pattern})"]
-    newest = max(files, key=os.path.getmtime)
-    with open(newest, encoding="utf-8", errors="replace") as handle:
-        return [f"({newest})"] + tail_lines(handle.read(), count)
+    lines = []
+    for name in files:
+        with open(name, encoding="utf-8", errors="replace") as handle:
+            lines += [f"({name})"] + tail_lines(handle.read(), count)
+    return lines
 
 
 def running_pod(gate: GateRequest, not_before: float | None = None) -> tuple[PodProcess | None, str | None]:

@@ -38,6 +38,7 @@ __all__ = [
     "build_files",
     "config_digest",
     "file_diffs",
+    "log_words",
     "parse_mode",
     "plan_files",
     "roll_out",
@@ -251,8 +252,16 @@ class RolloutFailed(Exception):
         self.restored = restored  # True: the previous manifest and files are back and healthy
 
 
-def _tail_text(result: GateResult, lines: int = 6) -> str:
-    shown = [line for line in result.log_tail if not line.startswith("(")][-lines:]
+# What a component says when it fails: klog's error and fatal lines and err="...", cobra's
+# "Error: ..." (a flag it cannot parse), etcd's JSON lines of level error or fatal.
+_ERROR_LINE = re.compile(r'^(?:[EF]\d{4} |Error: )|\berr="|"level":"(?:error|fatal)"')
+
+
+def log_words(result: GateResult, lines: int = 6) -> str:
+    """The component's own words for a failure message: its last error lines, then its last lines."""
+    logged = [line for line in result.log_tail if not line.startswith("(")]
+    errors = [line for line in logged if _ERROR_LINE.search(line)][-(lines // 2) :]
+    shown = list(dict.fromkeys(errors + logged[-(lines - len(errors)) :]))
     return f" Its last log lines: {' / '.join(shown)}" if shown else ""
 
 
@@ -327,7 +336,7 @@ def _rolled_back(
     problems = _put_back(host, plan, written, True)
     if problems:
         msg += f" Putting the previous manifest and files back failed: {'; '.join(problems)}; the node needs a look."
-        return RolloutFailed(msg + _tail_text(failed), outcome, failed)
+        return RolloutFailed(msg + log_words(failed), outcome, failed)
     for old in plan.rollback_gates:
         result = host.wait(old)
         if not result.ready:
@@ -335,12 +344,12 @@ def _rolled_back(
                 f" The previous manifest and files are back, but {old.command} is NOT healthy with them either:"
                 f" {result.reason}."
             )
-            return RolloutFailed(msg + _tail_text(failed), outcome, failed)
+            return RolloutFailed(msg + log_words(failed), outcome, failed)
     if not plan.rollback_gates:
-        return RolloutFailed(msg + " The previous manifest and files are back." + _tail_text(failed), outcome, failed)
+        return RolloutFailed(msg + " The previous manifest and files are back." + log_words(failed), outcome, failed)
     healthy = list(dict.fromkeys(old.command for old in plan.rollback_gates))
     msg += (
         f" The previous manifest and files are back, and {' and '.join(healthy)}"
         f" {'is' if len(healthy) == 1 else 'are'} healthy again."
     )
-    return RolloutFailed(msg + _tail_text(failed), outcome, failed, restored=True)
+    return RolloutFailed(msg + log_words(failed), outcome, failed, restored=True)

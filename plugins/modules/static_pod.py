@@ -509,7 +509,9 @@ rolled_back:
   returned: failure after a change was written
   type: bool
 log_tail:
-  description: On failure, the last lines of the component's newest log file, CRI prefixes removed.
+  description:
+    - On failure, the last lines of the component's two newest log files, oldest first, each after a line that
+      names the file, CRI prefixes removed. The message quotes its error lines first.
   returned: failure at the gate
   type: list
   elements: str
@@ -573,6 +575,7 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod_rollo
     build_files,
     config_digest,
     file_diffs,
+    log_words,
     plan_files,
     roll_out,
 )
@@ -810,11 +813,9 @@ def check_live(module: AnsibleModule, result: Plan, request: Request, output: di
         return
     waited = NodeHost(module.params["backup_dir"], module.params["log_lines"]).wait(gate)
     if not waited.ready:
-        shown = [line for line in waited.log_tail if not line.startswith("(")][-6:]
         module.fail_json(
             msg=f"{gate.command} does not run its manifest {path}, which is as asked: {waited.reason}."
-            " Nothing was changed; kubelet runs the manifest, so look at kubelet and the pod's log."
-            + (f" Its last log lines: {' / '.join(shown)}" if shown else ""),
+            " Nothing was changed; kubelet runs the manifest, so look at kubelet and the pod's log." + log_words(waited),
             log_tail=list(waited.log_tail),
             **{**output, "live": False},
         )

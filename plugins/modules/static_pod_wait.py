@@ -91,7 +91,7 @@ options:
     default: 5
   log_glob:
     description:
-      - Glob of the pod's log files; the newest one is quoted on failure.
+      - Glob of the pod's log files; the two newest are quoted on failure.
       - Defaults to kubelet's layout, C(/var/log/pods/<namespace>_<command>-*/<command>/*.log), with namespace
         C(kube-system).
     type: str
@@ -134,7 +134,10 @@ waited:
   returned: always
   type: float
 log_tail:
-  description: The last lines of the pod's newest log file, CRI prefixes removed.
+  description:
+    - The last lines of the pod's two newest log files, oldest first, each after a line that names the file, CRI
+      prefixes removed. A pod in a crash loop may be restarting; the file before the newest ends with the words of
+      the attempt that ended.
   returned: failure
   type: list
   elements: str

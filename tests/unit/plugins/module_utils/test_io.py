@@ -73,3 +73,17 @@ def test_remove_file(tmp_path: Path) -> None:
     remove_file(str(tmp_path / "f"))
     remove_file(str(tmp_path / "f"))
     assert not (tmp_path / "f").exists()
+
+
+def test_log_tail_reads_the_two_newest_log_files_oldest_first(tmp_path: Path) -> None:
+    from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod_io import log_tail
+
+    pod = tmp_path / "kube-system_etcd-node_uid" / "etcd"
+    pod.mkdir(parents=True)
+    for number, mtime in ((0, 100), (1, 200), (2, 300)):
+        (pod / f"{number}.log").write_text(f"2026-12-01T00:00:0{number}Z stderr F attempt {number}\n")
+        os.utime(pod / f"{number}.log", (mtime, mtime))
+    assert log_tail(str(tmp_path / "kube-system_etcd-*" / "etcd" / "*.log"), 5) == [
+        f"({pod / '1.log'})", "attempt 1", f"({pod / '2.log'})", "attempt 2",
+    ]  # fmt: skip
+    assert log_tail(str(tmp_path / "nothing-*.log"), 5) == [f"(no log file matches {tmp_path / 'nothing-*.log'})"]

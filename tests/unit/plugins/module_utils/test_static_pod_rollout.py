@@ -27,6 +27,7 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod_rollo
     build_files,
     config_digest,
     file_diffs,
+    log_words,
     parse_mode,
     plan_files,
     roll_out,
@@ -404,3 +405,32 @@ def test_file_diffs_redact_secrets_and_show_modes() -> None:
             "after": SECRET_MARKER,
         }
     ]
+
+
+def test_log_words_put_the_error_of_an_ended_attempt_before_a_restart_s_first_lines() -> None:
+    # The gate gave up while the pod restarted: the newest file has only usage text so far.
+    crashed = GateResult(
+        False,
+        30.0,
+        None,
+        "no kube-scheduler process runs",
+        (
+            "(/var/log/pods/kube-system_kube-scheduler-n_1/kube-scheduler/5.log)",
+            "Usage:",
+            'Error: invalid argument "banana" for "--leader-elect-lease-duration" flag',
+            "(/var/log/pods/kube-system_kube-scheduler-n_1/kube-scheduler/6.log)",
+            "Usage:",
+            "  kube-scheduler [flags]",
+            "Misc flags:",
+            "      --config string",
+            "      --master string",
+            "Global flags:",
+        ),
+    )
+    assert log_words(crashed) == (
+        ' Its last log lines: Error: invalid argument "banana" for "--leader-elect-lease-duration" flag /'
+        "   kube-scheduler [flags] / Misc flags: /       --config string /       --master string / Global flags:"
+    )
+    quiet = GateResult(False, 1.0, None, "x", ("(/var/log/pods/a/0.log)", "one", "two"))
+    assert log_words(quiet) == " Its last log lines: one / two"
+    assert log_words(GateResult(False, 1.0, None, "x", ("(no log file matches /var/log/pods/x)",))) == ""
