@@ -106,4 +106,16 @@ if ! ls "$tcache"/pip-"$pip_pin"-*.whl >/dev/null 2>&1; then
 fi
 cmp -s "$here/get_pip_offline.py" "$tcache/$get_pip" || cp "$here/get_pip_offline.py" "$tcache/$get_pip"
 
+# 5. The JUnit schema the report tests validate against: junit-10.xsd (MIT, the schema Jenkins'
+#    xunit plugin and pytest's own tests use), shipped in the pytest sdist on PyPI.
+xsd="$cache/schemas/junit-10.xsd"
+if [ ! -s "$xsd" ]; then
+  dl=$(mktemp -d)
+  "$venv/bin/pip" download -q --no-deps --no-binary :all: -d "$dl" "pytest==8.3.4" 2>&1 | grep -v "is ignored" || true
+  mkdir -p "$cache/schemas"
+  tar -xzf "$dl"/pytest-8.3.4.tar.gz -O pytest-8.3.4/testing/example_scripts/junit-10.xsd >"$xsd.tmp"
+  mv "$xsd.tmp" "$xsd"
+  rm -rf "$dl"
+fi
+
 log "ready: $venv, ${root%/ansible_collections}"

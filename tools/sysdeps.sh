@@ -4,7 +4,8 @@
 # (The Docker engine and debootstrap are installed by the lab command, which needs them.)
 set -euo pipefail
 need=()
-for pkg in git unzip shellcheck; do
+# chromium: the report tests look at the HTML report in a real headless browser.
+for pkg in git unzip shellcheck chromium; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0
