@@ -13,7 +13,15 @@ import typing as t
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.bulwark.hardening.plugins.module_utils.controls import ControlCatalogError
 from ansible_collections.bulwark.hardening.plugins.module_utils.role_vars import type_problems
+from ansible_collections.bulwark.hardening.plugins.module_utils.waivers import (
+    VARIABLE as WAIVERS,
+    WaiverError,
+    load_waivers,
+    waivers_for_host,
+)
+from ansible_collections.bulwark.hardening.plugins.plugin_utils.catalog import catalog_path, read_catalog
 
 
 class ActionModule(ActionBase):
@@ -39,7 +47,25 @@ class ActionModule(ActionBase):
         # Templated as the role will read them: what a role task sees is what is checked.
         values = {name: self._templar.template(task_vars[name]) for name in options if name in task_vars}
         problems = type_problems(options, values)
+        waivers: list[dict[str, t.Any]] = []
+        try:
+            waivers = self._host_waivers(task_vars)
+        except (WaiverError, ControlCatalogError) as exc:
+            problems.append(str(exc))
         result.update(changed=False, checked=sorted(values))
         if problems:
             result.update(failed=True, problems=problems, msg=" ".join(problems) + " Nothing was changed.")
+        else:
+            result[WAIVERS] = waivers
         return result
+
+    def _host_waivers(self, task_vars: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+        """The inventory's waivers, checked against the catalog, that apply to this host."""
+        raw = self._templar.template(task_vars.get(WAIVERS))
+        if raw is None:
+            return []
+        known = {control.id for control in read_catalog(catalog_path()).controls}
+        waivers = load_waivers(raw, known)
+        host = str(task_vars.get("inventory_hostname", ""))
+        groups = [str(group) for group in task_vars.get("group_names") or []]
+        return [waiver.as_dict() for waiver in waivers_for_host(waivers, host, groups)]

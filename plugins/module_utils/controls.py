@@ -16,16 +16,24 @@ Nothing here touches the host or the file system: callers read the YAML and pass
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
 import typing as t
 
-SCHEMA_VERSION = 1
+if t.TYPE_CHECKING:  # pragma: no cover - the ledger only reads a waiver's fields
+    from ansible_collections.bulwark.hardening.plugins.module_utils.waivers import Waiver
+
+# 2: rows carry benchmark, section, waiver and observed; hosts carry their waivers and result;
+# the report carries fail_on, previous and changes.
+SCHEMA_VERSION = 2
 
 # Worst first: when several tasks touch one control on one host, the first of these wins.
 STATUS_ORDER: tuple[str, ...] = ("fail", "drift", "fixed", "pass", "waived", "n/a")
 # A control of a role that ran on a host but that no task reported: a defect of the role.
 NOT_CHECKED = "not-checked"
 REPORT_STATUSES: tuple[str, ...] = STATUS_ORDER + (NOT_CHECKED,)
+# What makes a run fail (the exit-code policy): a failing control, any control not in effect, or nothing.
+FAIL_ON: tuple[str, ...] = ("fail", "drift", "never")
 
 _RANK = {status: rank for rank, status in enumerate(STATUS_ORDER)}
 
@@ -477,17 +485,23 @@ class _Entry:
 class _HostState:
     controls: dict[str, _Entry] = dataclasses.field(default_factory=dict)
     roles: set[str] = dataclasses.field(default_factory=set)
+    waivers: dict[str, Waiver] = dataclasses.field(default_factory=dict)
     unreachable: bool = False
 
 
 class ControlLedger:
     """Collects control statuses host by host and builds the report model.
 
-    The model is a plain dict, so JSON, JUnit and HTML renderers can all be built from it::
+    The model is a plain dict, so the JSON, JUnit and HTML reports are all rendered from it::
 
-        {"schema": 1, "generated": "...", "check_mode": true, "catalog": {"benchmarks": {...}},
-         "hosts": {"web1": {"unreachable": false, "summary": {"fail": 0, ...},
-                            "controls": [{"id", "title", "role", "status", "tasks", "msg"?}]}},
+        {"schema": 2, "generated": "...", "check_mode": true, "fail_on": "fail",
+         "catalog": {"benchmarks": {...}},
+         "hosts": {"web1": {"unreachable": false, "result": "pass", "summary": {"fail": 0, ...},
+                            "waivers": [...],
+                            "controls": [{"id", "benchmark", "section", "title", "role", "status",
+                                          "tasks", "msg"?, "waiver"?, "observed"?}]}},
+         "previous": {"generated": "..."} or null,
+         "changes": [{"host", "id", "title", "from", "to"}],
          "unknown_ids": [...]}
     """
 
@@ -509,6 +523,10 @@ class ControlLedger:
 
     def mark_unreachable(self, host: str) -> None:
         self._host(host).unreachable = True
+
+    def set_waivers(self, host: str, waivers: t.Iterable[Waiver]) -> None:
+        """The inventory's waivers that apply to this host (the role guard resolves them)."""
+        self._host(host).waivers = {waiver.id: waiver for waiver in waivers}
 
     def record(
         self,
@@ -539,7 +557,16 @@ class ControlLedger:
                 entry.status, entry.msg = status, msg
         return unknown
 
-    def build_report(self, *, check_mode: bool, generated: str) -> dict[str, t.Any]:
+    def build_report(
+        self,
+        *,
+        check_mode: bool,
+        generated: str,
+        fail_on: str | None = None,
+        previous: t.Mapping[str, t.Any] | None = None,
+    ) -> dict[str, t.Any]:
+        """The report model; ``generated`` (ISO 8601) is also the day waivers are checked against."""
+        today = datetime.datetime.fromisoformat(generated).date()
         hosts: dict[str, t.Any] = {}
         for host in sorted(self._hosts, key=natural_key):
             state = self._hosts[host]
@@ -554,23 +581,44 @@ class ControlLedger:
                     if control.id not in state.controls:
                         msg = f"no task of role {role} reported this control"
                         rows.append(_row(control, NOT_CHECKED, [], msg))
+            if not rows and not state.unreachable:
+                continue  # a host that only ran tasks of no control (localhost's checks) has nothing to report
+            rows = [_apply_waiver(row, state.waivers.get(row["id"]), today) for row in rows]
             rows.sort(key=lambda row: natural_key(row["id"]))
             summary = {status: 0 for status in REPORT_STATUSES}
             for row in rows:
                 summary[row["status"]] += 1
             hosts[host] = {
                 "unreachable": state.unreachable,
+                "result": host_result(summary, state.unreachable),
                 "summary": summary,
+                "waivers": [
+                    state.waivers[key].as_dict()
+                    for key in sorted(state.waivers, key=natural_key)
+                ],
                 "controls": rows,
             }
         return {
             "schema": SCHEMA_VERSION,
             "generated": generated,
             "check_mode": bool(check_mode),
+            "fail_on": fail_on,
             "catalog": {"benchmarks": self.catalog.benchmarks_as_dict()},
             "hosts": hosts,
+            "previous": _previous_summary(previous),
+            "changes": changes_since(previous, hosts),
             "unknown_ids": sorted(self._unknown, key=natural_key),
         }
+
+
+def control_section(control_id: str) -> str:
+    """The benchmark section a control belongs to: its id without the last number.
+
+    ``CIS-Docker 2.2`` is in ``CIS-Docker 2``, ``CIS-K8s 1.2.16`` in ``CIS-K8s 1.2``, ``BWK-3`` in ``BWK``.
+    """
+    bench, number = split_control_id(control_id)
+    parent = number.rpartition(".")[0]
+    return f"{bench} {parent}" if parent else bench
 
 
 def _row(
@@ -578,6 +626,8 @@ def _row(
 ) -> dict[str, t.Any]:
     row: dict[str, t.Any] = {
         "id": control.id,
+        "benchmark": control.benchmark,
+        "section": control_section(control.id),
         "title": control.title,
         "role": control.role,
         "status": status,
@@ -585,7 +635,141 @@ def _row(
     }
     if msg:
         row["msg"] = msg
+    if status == "waived":
+        # Turned off by its role variable (skipped, or the item left unmanaged): the variable is the reason.
+        row["waiver"] = {
+            "source": "variable",
+            "variable": control.variable,
+            "reason": f"turned off by {control.variable}",
+        }
     return row
+
+
+def _apply_waiver(
+    row: dict[str, t.Any], waiver: Waiver | None, today: datetime.date
+) -> dict[str, t.Any]:
+    """An inventory waiver makes the row waived, or failing once it has expired; ``observed`` keeps what was found."""
+    if waiver is None:
+        return row
+    row = dict(row, observed=row["status"])
+    row["waiver"] = {
+        "source": "inventory",
+        "reason": waiver.reason,
+        "expires": waiver.expires.isoformat(),
+    }
+    if waiver.expired(today):
+        row["status"] = "fail"
+        row["msg"] = f"the waiver expired on {waiver.expires.isoformat()} ({waiver.reason}); found: {row['observed']}"
+    else:
+        row["status"] = "waived"
+        row["msg"] = f"waived until {waiver.expires.isoformat()}: {waiver.reason}; found: {row['observed']}"
+    return row
+
+
+def host_result(summary: t.Mapping[str, int], unreachable: bool = False) -> str:
+    """One word per host: ``fail`` (a control fails or was not checked), ``drift`` (one is not in effect), ``pass``."""
+    if unreachable or summary.get("fail") or summary.get(NOT_CHECKED):
+        return "fail"
+    if summary.get("drift"):
+        return "drift"
+    return "pass"
+
+
+def failing_hosts(report: t.Mapping[str, t.Any], fail_on: str) -> dict[str, list[str]]:
+    """The hosts that make the run fail under the policy ``fail_on``, with the ids that do."""
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"fail_on: {fail_on!r} is not one of {', '.join(FAIL_ON)}.")
+    if fail_on == "never":
+        return {}
+    bad = {"fail", NOT_CHECKED} | ({"drift"} if fail_on == "drift" else set())
+    result: dict[str, list[str]] = {}
+    for host, data in (report.get("hosts") or {}).items():
+        ids = [row["id"] for row in data.get("controls") or [] if row.get("status") in bad]
+        if ids or data.get("unreachable"):
+            result[host] = ids
+    return result
+
+
+def host_summary(data: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """What an AWX workflow branches on for one host: its result, the counts, and the ids that matter."""
+    rows = data.get("controls") or []
+
+    def ids(status: str) -> list[str]:
+        return [row["id"] for row in rows if row.get("status") == status]
+
+    return {
+        "result": data.get("result") or host_result(data.get("summary") or {}, bool(data.get("unreachable"))),
+        "unreachable": bool(data.get("unreachable")),
+        "summary": dict(data.get("summary") or {}),
+        "fail": ids("fail"),
+        "drift": ids("drift"),
+        "not_checked": ids(NOT_CHECKED),
+        "waived": ids("waived"),
+    }
+
+
+def run_result(report: t.Mapping[str, t.Any]) -> str:
+    """The worst host result of a report: ``fail``, ``drift`` or ``pass`` (no host is a pass)."""
+    results = {host_summary(data)["result"] for data in (report.get("hosts") or {}).values()}
+    return next((word for word in ("fail", "drift") if word in results), "pass")
+
+
+def _statuses(report: t.Mapping[str, t.Any] | None) -> dict[str, dict[str, str]] | None:
+    """``{host: {id: status}}`` of a report read back from disk, or None when it is not one of ours."""
+    if not isinstance(report, t.Mapping) or report.get("schema") not in (1, SCHEMA_VERSION):
+        return None
+    hosts = report.get("hosts")
+    if not isinstance(hosts, t.Mapping):
+        return None
+    result: dict[str, dict[str, str]] = {}
+    for host, data in hosts.items():
+        rows = data.get("controls") if isinstance(data, t.Mapping) else None
+        if not isinstance(rows, list):
+            return None
+        result[str(host)] = {
+            str(row["id"]): str(row["status"])
+            for row in rows
+            if isinstance(row, t.Mapping) and "id" in row and "status" in row
+        }
+    return result
+
+
+def _previous_summary(previous: t.Mapping[str, t.Any] | None) -> dict[str, t.Any] | None:
+    if _statuses(previous) is None:
+        return None
+    return {"generated": previous.get("generated"), "check_mode": previous.get("check_mode")}
+
+
+def changes_since(
+    previous: t.Mapping[str, t.Any] | None, hosts: t.Mapping[str, t.Any]
+) -> list[dict[str, t.Any]]:
+    """What changed per host and control since the previous report (nothing without one).
+
+    A host the previous report did not have is not compared: every control would read as new.
+    """
+    before = _statuses(previous)
+    if before is None:
+        return []
+    changes: list[dict[str, t.Any]] = []
+    for host, data in hosts.items():
+        if host not in before:
+            continue
+        now = {row["id"]: row for row in data["controls"]}
+        for control_id in sorted(set(now) | set(before[host]), key=natural_key):
+            was = before[host].get(control_id)
+            row = now.get(control_id)
+            status = row["status"] if row else None
+            if was != status:
+                changes.append(
+                    {
+                        "host": host,
+                        "id": control_id,
+                        "title": row["title"] if row else None,
+                        "from": was,
+                        "to": status,
+                    }
+                )
+    return changes
 
 
 def render_text(report: t.Mapping[str, t.Any]) -> str:
@@ -614,10 +798,33 @@ def render_text(report: t.Mapping[str, t.Any]) -> str:
         lines.append(f"  {'ID'.ljust(id_width)}  {'STATUS'.ljust(status_width)}  TITLE")
         for row in rows:
             lines.append(
-                f"  {row['id'].ljust(id_width)}  {row['status'].ljust(status_width)}  {row['title']}"
+                f"  {row['id'].ljust(id_width)}  {row['status'].ljust(status_width)}  {row['title']}{_waiver_note(row)}"
             )
+    previous = report.get("previous")
+    if previous:
+        changes = report.get("changes") or []
+        lines.append("")
+        lines.append(f"Since the previous report ({previous.get('generated')}): {len(changes) or 'no'} change(s)")
+        for change in changes:
+            lines.append(f"  {change['host']}  {change['id']}  {change['from'] or '-'} -> {change['to'] or '-'}")
     unknown = report.get("unknown_ids") or []
     if unknown:
         lines.append("")
         lines.append(f"Ids in task names but not in the catalog: {', '.join(unknown)}")
     return "\n".join(lines) + "\n"
+
+
+def waiver_text(row: t.Mapping[str, t.Any]) -> str | None:
+    """The waiver of a row in words, for every report: its reason, and its expiry when it has one."""
+    waiver = row.get("waiver")
+    if not waiver:
+        return None
+    if waiver.get("expires"):
+        verb = "expired on" if row.get("status") == "fail" else "until"
+        return f"{waiver['reason']} ({verb} {waiver['expires']})"
+    return str(waiver["reason"])
+
+
+def _waiver_note(row: t.Mapping[str, t.Any]) -> str:
+    text = waiver_text(row)
+    return f"  [waiver: {text}]" if text else ""

@@ -18,6 +18,9 @@ description:
     form to give.
   - ansible-core's own role argument validation checks a coerced copy and hands the role the original, so a
     string given for a list (V("Node,RBAC")) passes it, and the role then sees the characters of the string.
+  - Checks the inventory's waivers, C(bulwark_waivers), against the control catalog (an unknown control id, a
+    missing reason, an expiry that is not a date written V(YYYY-MM-DD) fail the task) and returns the ones that
+    apply to the host, which the C(bulwark.hardening.controls_report) callback reports.
   - Runs on the controller only; it makes no connection to the host.
 extends_documentation_fragment:
   - bulwark.hardening._attributes
@@ -54,6 +57,15 @@ checked:
   type: list
   elements: str
   sample: ["kube_apiserver_authorization_modes", "kube_apiserver_extra_args"]
+bulwark_waivers:
+  description:
+    - The waivers of C(bulwark_waivers) that apply to this host (no C(hosts) and no C(groups), the host named in
+      C(hosts), or one of its groups in C(groups)); of several for one control, the one that expires last.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"id": "CIS-Docker 2.13", "reason": "no registry mirror yet (OPS-42)", "expires": "2027-03-31",
+            "hosts": [], "groups": ["lab"]}]
 problems:
   description: One message per variable that has the wrong type.
   returned: failure

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import typing as t
 
@@ -19,15 +20,22 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.controls import 
     ControlIdError,
     ControlLedger,
     TaskOutcome,
+    changes_since,
+    control_section,
     control_status,
+    failing_hosts,
+    host_result,
+    host_summary,
     load_catalog,
     natural_key,
     normalize_role_name,
     parse_control_ids,
     render_text,
+    run_result,
     split_control_id,
     worst_status,
 )
+from ansible_collections.bulwark.hardening.plugins.module_utils.waivers import Waiver
 
 GENERATED = "2026-01-02T03:04:05+00:00"
 
@@ -827,18 +835,27 @@ def test_report_model() -> None:
         "schema",
         "generated",
         "check_mode",
+        "fail_on",
         "catalog",
         "hosts",
+        "previous",
+        "changes",
         "unknown_ids",
     ]
-    assert report["schema"] == 1
+    assert report["schema"] == 2
     assert report["generated"] == GENERATED
+    assert (report["fail_on"], report["previous"], report["changes"]) == (None, None, [])
     assert report["check_mode"] is True
     assert report["catalog"] == {"benchmarks": CATALOG.benchmarks_as_dict()}
-    assert list(report["hosts"]) == ["db1", "web9", "web10"]
-    assert report["hosts"]["db1"] == {
-        "unreachable": False,
+    # db1 ran no task that names a control: it has nothing to report.
+    assert list(report["hosts"]) == ["web9", "web10"]
+    ledger = ControlLedger(CATALOG)
+    ledger.mark_unreachable("gone")
+    assert ledger.build_report(check_mode=True, generated=GENERATED)["hosts"]["gone"] == {
+        "unreachable": True,
+        "result": "fail",
         "summary": {status: 0 for status in REPORT_STATUSES},
+        "waivers": [],
         "controls": [],
     }
     web10 = report["hosts"]["web10"]
@@ -846,6 +863,8 @@ def test_report_model() -> None:
     assert web10["controls"] == [
         {
             "id": "BWK-1",
+            "benchmark": "BWK",
+            "section": "BWK",
             "title": "Keep a backup of daemon.json",
             "role": "docker_daemon",
             "status": "not-checked",
@@ -854,6 +873,8 @@ def test_report_model() -> None:
         },
         {
             "id": "CIS-Docker 2.2",
+            "benchmark": "CIS-Docker",
+            "section": "CIS-Docker 2",
             "title": "Restrict network traffic between containers on the default bridge",
             "role": "docker_daemon",
             "status": "drift",
@@ -862,6 +883,8 @@ def test_report_model() -> None:
         },
         {
             "id": "CIS-Docker 2.3",
+            "benchmark": "CIS-Docker",
+            "section": "CIS-Docker 2",
             "title": "Set the logging level to info",
             "role": "docker_daemon",
             "status": "pass",
@@ -869,14 +892,23 @@ def test_report_model() -> None:
         },
         {
             "id": "CIS-Docker 2.10",
+            "benchmark": "CIS-Docker",
+            "section": "CIS-Docker 2",
             "title": "Confirm the default cgroup parent",
             "role": "docker_daemon",
             "status": "waived",
             "tasks": ["Configure the Docker daemon | CIS-Docker 2.2, 2.3, 2.10"],
             "msg": "the role did not manage 'cgroup-parent' (docker_daemon_cgroup_parent)",
+            "waiver": {
+                "source": "variable",
+                "variable": "docker_daemon_cgroup_parent",
+                "reason": "turned off by docker_daemon_cgroup_parent",
+            },
         },
         {
             "id": "CIS-Docker 3.17",
+            "benchmark": "CIS-Docker",
+            "section": "CIS-Docker 3",
             "title": "Set daemon.json ownership to root:root",
             "role": "docker_daemon",
             "status": "fail",
@@ -931,6 +963,8 @@ def test_worst_status_wins_and_keeps_its_message() -> None:
     ]
     assert row == {
         "id": "BWK-1",
+        "benchmark": "BWK",
+        "section": "BWK",
         "title": "Keep a backup of daemon.json",
         "role": "docker_daemon",
         "status": "fixed",
@@ -942,8 +976,6 @@ def test_render_text() -> None:
     text = render_text(_ledger().build_report(check_mode=True, generated=GENERATED))
     assert text == (
         "Controls report (check mode: drift = would change)\n"
-        "\n"
-        "db1: no controls reported\n"
         "\n"
         "web9 [unreachable]: 1 pass, 4 not-checked\n"
         "  ID               STATUS       TITLE\n"
@@ -958,7 +990,7 @@ def test_render_text() -> None:
         "  BWK-1            not-checked  Keep a backup of daemon.json\n"
         "  CIS-Docker 2.2   drift        Restrict network traffic between containers on the default bridge\n"
         "  CIS-Docker 2.3   pass         Set the logging level to info\n"
-        "  CIS-Docker 2.10  waived       Confirm the default cgroup parent\n"
+        "  CIS-Docker 2.10  waived       Confirm the default cgroup parent  [waiver: turned off by docker_daemon_cgroup_parent]\n"
         "  CIS-Docker 3.17  fail         Set daemon.json ownership to root:root\n"
     )
 
@@ -985,3 +1017,105 @@ def test_render_text_without_hosts() -> None:
         render_text(report)
         == "Controls report (apply mode: fixed = changed now)\n(no hosts)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("control_id", "section"),
+    [("CIS-Docker 2.2", "CIS-Docker 2"), ("CIS-K8s 1.2.16", "CIS-K8s 1.2"), ("CIS-K8s 5", "CIS-K8s"), ("BWK-3", "BWK")],
+)
+def test_control_section(control_id: str, section: str) -> None:
+    assert control_section(control_id) == section
+
+
+def _waived_ledger(expires: str) -> ControlLedger:
+    ledger = _ledger()
+    ledger.set_waivers(
+        "web10",
+        [
+            Waiver(id=ICC, reason="the CI runners need it (OPS-7)", expires=datetime.date.fromisoformat(expires)),
+            Waiver(id="BWK-2", reason="not a control of a role that ran", expires=datetime.date(2099, 1, 1)),
+        ],
+    )
+    return ledger
+
+
+def test_an_inventory_waiver_makes_a_control_waived_and_keeps_what_was_found() -> None:
+    report = _waived_ledger("2026-01-02").build_report(check_mode=True, generated=GENERATED)
+    web10 = report["hosts"]["web10"]
+    row = {r["id"]: r for r in web10["controls"]}[ICC]
+    assert row["status"] == "waived"
+    assert row["observed"] == "drift"
+    assert row["waiver"] == {"source": "inventory", "reason": "the CI runners need it (OPS-7)", "expires": "2026-01-02"}
+    assert row["msg"] == "waived until 2026-01-02: the CI runners need it (OPS-7); found: drift"
+    assert web10["summary"]["drift"] == 0 and web10["summary"]["waived"] == 2
+    # A waiver for a control no role on the host deals with does not invent a row.
+    assert "BWK-2" not in {r["id"] for r in web10["controls"]}
+    assert [w["id"] for w in web10["waivers"]] == ["BWK-2", ICC]
+    assert "[waiver: the CI runners need it (OPS-7) (until 2026-01-02)]" in render_text(report)
+
+
+def test_an_expired_waiver_is_a_failure() -> None:
+    report = _waived_ledger("2026-01-01").build_report(check_mode=True, generated=GENERATED)
+    row = {r["id"]: r for r in report["hosts"]["web10"]["controls"]}[ICC]
+    assert row["status"] == "fail"
+    assert row["msg"] == "the waiver expired on 2026-01-01 (the CI runners need it (OPS-7)); found: drift"
+    assert "[waiver: the CI runners need it (OPS-7) (expired on 2026-01-01)]" in render_text(report)
+
+
+def test_host_results_and_the_run_result() -> None:
+    report = _ledger().build_report(check_mode=True, generated=GENERATED)
+    assert {host: data["result"] for host, data in report["hosts"].items()} == {
+        "web9": "fail",  # unreachable
+        "web10": "fail",
+    }
+    assert run_result(report) == "fail"
+    assert host_result({"drift": 1}) == "drift"
+    assert host_result({"not-checked": 1}) == "fail"
+    assert host_result({"pass": 3, "waived": 1}) == "pass"
+    assert run_result({"hosts": {}}) == "pass"
+    assert host_summary(report["hosts"]["web10"]) == {
+        "result": "fail",
+        "unreachable": False,
+        "summary": report["hosts"]["web10"]["summary"],
+        "fail": [OWNER],
+        "drift": [ICC],
+        "not_checked": ["BWK-1"],
+        "waived": ["CIS-Docker 2.10"],
+    }
+
+
+def test_failing_hosts_per_policy() -> None:
+    report = _ledger().build_report(check_mode=True, generated=GENERATED)
+    assert failing_hosts(report, "fail") == {"web9": ["BWK-1", "CIS-Docker 2.3", "CIS-Docker 2.10", OWNER], "web10": ["BWK-1", OWNER]}
+    assert failing_hosts(report, "drift")["web10"] == ["BWK-1", ICC, OWNER]
+    assert failing_hosts(report, "never") == {}
+    with pytest.raises(ValueError, match="fail_on: 'always' is not one of fail, drift, never."):
+        failing_hosts(report, "always")
+
+
+def test_changes_since_the_previous_report() -> None:
+    previous = _ledger().build_report(check_mode=True, generated="2026-01-01T00:00:00+00:00")
+    ledger = _ledger()
+    ledger.record("web10", [OWNER], "Set daemon.json owner | CIS-Docker 3.17", TaskOutcome("ok", True))
+    ledger.record("web10", [ICC], "x | CIS-Docker 2.2", TaskOutcome("ok", True, item_status={"icc": "ok"}))
+    ledger.add_host("new1")
+    report = ledger.build_report(check_mode=True, generated=GENERATED, previous=previous)
+    assert report["previous"] == {"generated": "2026-01-01T00:00:00+00:00", "check_mode": True}
+    # ICC got no better (worst status wins within a run); a host new in this report is not compared.
+    assert report["changes"] == []
+    previous["hosts"]["web10"]["controls"] = [
+        dict(row, status="pass") if row["id"] == OWNER else row for row in previous["hosts"]["web10"]["controls"]
+    ] + [{"id": "BWK-9", "status": "pass"}]
+    assert changes_since(previous, report["hosts"]) == [
+        {"host": "web10", "id": "BWK-9", "title": None, "from": "pass", "to": None},
+        {"host": "web10", "id": OWNER, "title": "Set daemon.json ownership to root:root", "from": "pass", "to": "fail"},
+    ]
+
+
+@pytest.mark.parametrize(
+    "previous",
+    [None, [], {"schema": 99, "hosts": {}}, {"schema": 2, "hosts": []}, {"schema": 2, "hosts": {"h": {"controls": "x"}}}],
+)
+def test_a_previous_report_that_is_not_ours_is_ignored(previous: t.Any) -> None:
+    report = _ledger().build_report(check_mode=True, generated=GENERATED, previous=previous)
+    assert (report["previous"], report["changes"]) == (None, [])
