@@ -17,15 +17,23 @@ export ANSIBLE_CALLBACKS_ENABLED=bulwark.hardening.controls_report
 export ANSIBLE_PIPELINING=true ANSIBLE_GATHERING=explicit
 
 step() { printf '\n=== %s\n' "$*"; }
+# Run a step with its JSON, JUnit and HTML reports side by side in $out: with_reports NAME CMD...
+with_reports() {
+  local name=$1; shift
+  BULWARK_REPORT_PATH="$out/$name.json" BULWARK_JUNIT_PATH="$out/$name.xml" BULWARK_HTML_PATH="$out/$name.html" "$@"
+}
+rm -f "$out"/before.* "$out"/harden.* "$out"/after.*
 
 step "Audit before hardening (check mode; nothing changes on the hosts)"
-BULWARK_REPORT_PATH="$out/before.json" ansible-playbook --check -i "$inventory" playbooks/audit.yml
+with_reports before ansible-playbook --check -i "$inventory" playbooks/audit.yml
 
 step "Harden"
-ansible-playbook -i "$inventory" playbooks/site.yml
+with_reports harden ansible-playbook -i "$inventory" playbooks/site.yml
 
 step "Audit after hardening"
-BULWARK_REPORT_PATH="$out/after.json" ansible-playbook --check -i "$inventory" playbooks/audit.yml
+# after.json starts as a copy of before.json, so that the page shows what hardening changed.
+cp "$out/before.json" "$out/after.json"
+with_reports after ansible-playbook --check -i "$inventory" playbooks/audit.yml
 
 step "Harden again: a converged run changes nothing"
 env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook -i "$inventory" playbooks/site.yml | tee "$out/rerun.log"
@@ -37,4 +45,4 @@ fi
 step "Before / after, per host and control"
 python3 tools/report_diff.py "$out/before.json" "$out/after.json"
 echo
-echo "Reports: $out/before.json $out/after.json; the lab keeps running (make lab-down stops it)."
+echo "Reports: $out/{before,harden,after}.{json,xml,html}; the lab keeps running (make lab-down stops it)."

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.bulwark.hardening.plugins.callback.controls_report import (
-    DEFAULT_CATALOG,
-    read_catalog,
-)
 from ansible_collections.bulwark.hardening.plugins.module_utils.controls import (
     ControlCatalogError,
+)
+from ansible_collections.bulwark.hardening.plugins.plugin_utils.catalog import (
+    DEFAULT_CATALOG,
+    read_catalog,
 )
 
 REPO = Path(__file__).resolve().parents[4]
@@ -123,6 +123,9 @@ TEST_CATALOG: dict[str, t.Any] = {
 }
 
 ROLE_TASKS = """\
+- name: Check the role's input and the waivers
+  bulwark.hardening.check_role_vars:
+
 - name: Manage items | T 1.1, 1.2
   testns.testcol.fake_items:
     items: {one: changed}
@@ -240,6 +243,11 @@ def collections_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "namespace: testns\nname: testcol\nversion: 1.0.0\nreadme: README.md\nauthors: [t]\n"
     )
     (testcol / "roles" / "demo" / "tasks" / "main.yml").write_text(ROLE_TASKS)
+    (testcol / "roles" / "demo" / "meta").mkdir()
+    (testcol / "roles" / "demo" / "meta" / "argument_specs.yml").write_text(
+        "argument_specs:\n  main:\n    short_description: Demo.\n    options:\n"
+        "      demo_feature: {type: bool, default: false, description: A switch.}\n"
+    )
     (testcol / "plugins" / "modules" / "fake_items.py").write_text(FAKE_ITEMS_MODULE)
     return root
 
@@ -264,6 +272,7 @@ def run_playbook(
     args: t.Sequence[str] = (),
     ini: str = "",
     inventory: str = "localhost ansible_connection=local\n",
+    callback: bool = True,
 ) -> Run:
     """Run ansible-playbook with the callback enabled; return its output and the JSON report, if written.
 
@@ -274,10 +283,8 @@ def run_playbook(
     (workdir / "inventory.ini").write_text(
         inventory + f"\n[all:vars]\nansible_python_interpreter={sys.executable}\n"
     )
-    (workdir / "ansible.cfg").write_text(
-        "[defaults]\ncallbacks_enabled = bulwark.hardening.controls_report\nretry_files_enabled = false\n"
-        + ini
-    )
+    enabled = "callbacks_enabled = bulwark.hardening.controls_report\n" if callback else ""
+    (workdir / "ansible.cfg").write_text("[defaults]\n" + enabled + "retry_files_enabled = false\n" + ini)
     (workdir / "connection_plugins").mkdir(exist_ok=True)
     (workdir / "connection_plugins" / "broken.py").write_text(BROKEN_CONNECTION)
     env = {
@@ -411,15 +418,23 @@ def test_report_shape(check_run: Run) -> None:
         "schema",
         "generated",
         "check_mode",
+        "fail_on",
         "catalog",
         "hosts",
+        "previous",
+        "changes",
         "unknown_ids",
     ]
-    assert report["schema"] == 1
+    assert report["schema"] == 2
+    assert report["fail_on"] is None  # no controls_gate ran
+    assert (report["previous"], report["changes"]) == (None, [])
     assert report["generated"].endswith("+00:00")
     assert report["catalog"] == {"benchmarks": TEST_CATALOG["benchmarks"]}
     host = report["hosts"]["localhost"]
+    assert list(host) == ["unreachable", "result", "summary", "waivers", "controls"]
     assert host["unreachable"] is False
+    assert host["result"] == "fail"
+    assert host["waivers"] == []
     assert host["summary"] == {
         "fail": 1,
         "drift": 2,
@@ -445,6 +460,11 @@ def test_report_shape(check_run: Run) -> None:
     assert first["tasks"] == ["Manage items | T 1.1, 1.2", "Loop over items | T 1.1"]
     assert first["role"] == "demo"
     assert first["title"] == "Item one"
+    assert (first["benchmark"], first["section"]) == ("T", "T 1")
+    # A control turned off by its variable: the variable is the waiver's reason.
+    turned_off = {row["id"]: row for row in host["controls"]}["T 2.1"]
+    assert turned_off["waiver"] == {"source": "variable", "variable": "demo_feature", "reason": "turned off by demo_feature"}
+    assert "observed" not in turned_off
 
 
 def test_table_and_warnings_on_stdout(check_run: Run) -> None:
@@ -456,7 +476,8 @@ def test_table_and_warnings_on_stdout(check_run: Run) -> None:
         in out
     )
     assert "  T 1.10  drift        Plain change" in out
-    assert "Controls report written to " in out
+    assert "  T 2.1   waived       Skipped by its variable  [waiver: turned off by demo_feature]" in out
+    assert "Controls report (JSON) written to " in out
     both = " ".join((check_run.stdout + check_run.stderr).split())
     assert (
         "task 'Play task outside any role | BWK-2, BWK-99' names 'BWK-99', which is not in the control catalog."
@@ -541,6 +562,8 @@ def test_collection_catalog_and_ini_report_path(
     assert shipped is not None
     assert row == {
         "id": "CIS-Docker 2.2",
+        "benchmark": "CIS-Docker",
+        "section": "CIS-Docker 2",
         "title": shipped.title,
         "role": "docker_daemon",
         "status": "pass",
@@ -596,3 +619,147 @@ def test_default_catalog_is_the_collections_own() -> None:
     assert Path(DEFAULT_CATALOG).name == "controls.yml"
     assert Path(DEFAULT_CATALOG).resolve() == (REPO / "meta" / "controls.yml").resolve()
     assert read_catalog(DEFAULT_CATALOG).controls
+
+
+def test_waivers_from_inventory(collections_root: Path, tmp_path: Path) -> None:
+    (tmp_path / "host_vars").mkdir(parents=True)
+    # Unquoted dates, as YAML reads them (date objects), and one waiver for a group the host is not in.
+    (tmp_path / "host_vars" / "localhost.yml").write_text(
+        textwrap.dedent(
+            """\
+            bulwark_waivers:
+              - {id: T 1.1, reason: accepted until the mirror exists (OPS-1), expires: 2099-12-31, hosts: [localhost]}
+              - {id: BWK-1, reason: was accepted for a while (OPS-2), expires: 2020-01-31}
+              - {id: T 1.10, reason: only for others, expires: 2099-12-31, groups: [others]}
+            """
+        )
+    )
+    run = run_playbook(collections_root, tmp_path, DEMO_PLAY, args=["--check"])
+    assert run.rc == 0, run.stdout + run.stderr
+    assert run.report is not None
+    host = run.report["hosts"]["localhost"]
+    rows = {row["id"]: row for row in host["controls"]}
+    assert rows["T 1.1"]["status"] == "waived"
+    assert rows["T 1.1"]["observed"] == "drift"
+    assert rows["T 1.1"]["waiver"] == {
+        "source": "inventory",
+        "reason": "accepted until the mirror exists (OPS-1)",
+        "expires": "2099-12-31",
+    }
+    assert rows["T 1.1"]["msg"] == "waived until 2099-12-31: accepted until the mirror exists (OPS-1); found: drift"
+    # An expired waiver is a failure, whatever the control's own status.
+    assert rows["BWK-1"]["status"] == "fail"
+    assert rows["BWK-1"]["msg"].startswith("the waiver expired on 2020-01-31 (was accepted for a while (OPS-2))")
+    assert rows["T 1.10"]["status"] == "drift" and "waiver" not in rows["T 1.10"]
+    assert [w["id"] for w in host["waivers"]] == ["BWK-1", "T 1.1"]
+    assert "[waiver: accepted until the mirror exists (OPS-1) (until 2099-12-31)]" in run.stdout
+    assert "[waiver: was accepted for a while (OPS-2) (expired on 2020-01-31)]" in run.stdout
+    junit = (tmp_path / "bulwark-report.xml").read_text()
+    assert 'type="waived" message="waived: accepted until the mirror exists (OPS-1) (until 2099-12-31)"' in junit
+    html = (tmp_path / "bulwark-report.html").read_text()
+    assert "accepted until the mirror exists (OPS-1)" in html
+
+
+@pytest.mark.parametrize(
+    ("waivers", "message"),
+    [
+        pytest.param('"T 1.1"', "bulwark_waivers must be a list of waivers", id="string"),
+        pytest.param('[{"id": "T 9.9", "reason": "x", "expires": "2099-01-01"}]',
+                     "bulwark_waivers[0].id: 'T 9.9' is not a control of the catalog", id="unknown-id"),
+        pytest.param('[{"id": "T 1.1", "expires": "2099-01-01"}]',
+                     "bulwark_waivers[0]: missing reason", id="no-reason"),
+        pytest.param('[{"id": "T 1.1", "reason": "x", "expires": "31.12.2099"}]',
+                     "bulwark_waivers[0].expires must be a date written YYYY-MM-DD", id="bad-date"),
+        pytest.param('[{"id": "T 1.1", "reason": "x", "expires": "2099-01-01", "hosts": "web1"}]',
+                     "bulwark_waivers[0].hosts must be a list of names", id="hosts-string"),
+    ],
+)
+def test_bad_waivers_fail_before_the_role_changes_anything(
+    collections_root: Path, tmp_path: Path, waivers: str, message: str
+) -> None:
+    run = run_playbook(collections_root, tmp_path, DEMO_PLAY, args=["-e", f'{{"bulwark_waivers": {waivers}}}'])
+    assert run.rc != 0
+    both = " ".join((run.stdout + run.stderr).split())
+    assert message in both
+    assert "Nothing was changed." in both
+    assert "TASK [testns.testcol.demo : Manage items" not in run.stdout
+
+
+GATE_PLAY = DEMO_PLAY + """
+- name: Report the controls
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Hand the summary to AWX
+      bulwark.hardening.controls_gate:
+        fail_on: never
+    - name: Apply the policy
+      bulwark.hardening.controls_gate:
+        fail_on: "{{ policy }}"
+        stats: false
+"""
+
+
+@pytest.mark.parametrize(
+    ("policy", "args", "rc", "named"),
+    [
+        pytest.param("fail", ["--check"], 2, "localhost: BWK-1, T 2.3", id="fail"),
+        pytest.param("drift", ["--check"], 2, "localhost: BWK-1, T 1.1, T 1.10, T 2.3", id="drift"),
+        pytest.param("never", ["--check"], 0, None, id="never"),
+    ],
+)
+def test_gate_applies_the_exit_policy_and_sets_stats(
+    collections_root: Path, tmp_path: Path, policy: str, args: list[str], rc: int, named: str | None
+) -> None:
+    run = run_playbook(
+        collections_root,
+        tmp_path,
+        GATE_PLAY,
+        args=[*args, "-e", f"policy={policy}"],
+        ini="show_custom_stats = true\n",
+    )
+    assert run.rc == rc, run.stdout + run.stderr
+    both = " ".join((run.stdout + run.stderr).split())
+    if named:
+        assert f"Controls that break the policy fail_on={policy}: {named}." in both
+    assert run.report is not None
+    assert run.report["fail_on"] == policy
+    # set_stats, as AWX saves it in the job's artifacts.
+    assert "CUSTOM STATS" in run.stdout
+    custom = run.stdout.split("RUN:", 1)[1].split("\n\n", 1)[0]
+    stats = json.loads(custom)["bulwark_controls"]
+    assert stats["result"] == "fail" and stats["fail_on"] == "never"
+    assert stats["hosts"]["localhost"]["drift"] == ["T 1.1", "T 1.10"]
+    assert stats["hosts"]["localhost"]["fail"] == ["BWK-1"]
+    assert stats["hosts"]["localhost"]["not_checked"] == ["T 2.3"]
+
+
+def test_gate_without_the_callback_says_so(collections_root: Path, tmp_path: Path) -> None:
+    run = run_playbook(collections_root, tmp_path, GATE_PLAY, args=["-e", "policy=fail"], callback=False)
+    assert run.rc == 2
+    both = " ".join((run.stdout + run.stderr).split())
+    assert "reads the report of the bulwark.hardening.controls_report callback, which is not enabled" in both
+
+
+def test_changes_since_the_previous_report(collections_root: Path, tmp_path: Path) -> None:
+    first = run_playbook(collections_root, tmp_path, DEMO_PLAY, args=["--check"])
+    assert first.report is not None and first.report["previous"] is None
+    second = run_playbook(collections_root, tmp_path, DEMO_PLAY, args=["--check", "-e", "demo_feature=true"])
+    assert second.report is not None
+    assert second.report["previous"] == {"generated": first.report["generated"], "check_mode": True}
+    assert second.report["changes"] == [
+        {"host": "localhost", "id": "T 2.1", "title": "Skipped by its variable", "from": "waived", "to": "pass"}
+    ]
+    assert "change(s)" in second.stdout and "localhost  T 2.1  waived -> pass" in second.stdout
+    html = (tmp_path / "bulwark-report.html").read_text()
+    assert 'id="changes"' in html and "Skipped by its variable" in html
+
+
+def test_junit_and_html_paths_can_be_turned_off(collections_root: Path, tmp_path: Path) -> None:
+    run = run_playbook(
+        collections_root, tmp_path, DEMO_PLAY, args=["--check"],
+        ini="\n[bulwark_controls_report]\njunit_path =\nhtml_path = out/page.html\n",
+    )
+    assert run.rc == 0, run.stdout + run.stderr
+    assert not list(tmp_path.rglob("*.xml"))
+    assert (tmp_path / "out" / "page.html").is_file()
