@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +102,12 @@ def test_audit_rules_watch_docker_files(host):
     rules = host.file("/etc/audit/rules.d/bulwark-docker.rules").content_string
     for path in ("/usr/sbin/dockerd", "/var/lib/docker", "/etc/docker", "/etc/docker/daemon.json", "/usr/sbin/runc"):
         assert f"-w {path} -k docker\n" in rules
+
+
+def test_the_report_waives_only_what_the_scenario_waives():
+    """The converged run's report: nothing fails, and the one control waived is the one the defaults turn off."""
+    report = json.loads(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "bulwark-report.json").read_text())
+    for data in report["hosts"].values():
+        waived = {row["id"]: row["waiver"]["reason"] for row in data["controls"] if row["status"] == "waived"}
+        assert waived == {"CIS-Docker 2.9": "turned off by docker_daemon_userns_remap"}
+        assert data["result"] == "pass", [row for row in data["controls"] if row["status"] in ("fail", "not-checked")]

@@ -10,8 +10,10 @@ reaches nothing. Dropped probes wait for the whole timeout, so it is short (1 s)
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
+from pathlib import Path
 
 import pytest
 import testinfra
@@ -109,3 +111,12 @@ def test_docker_restart_keeps_our_rules_and_docker_keeps_its_own():
     assert table_text() == before
     assert "--dport 9090" in TARGET.check_output("iptables -t nat -S DOCKER")
     assert_traffic()
+
+
+def test_the_report_waives_nothing():
+    """The scenario turns no control off: the converged run's report waives none and fails none."""
+    report = json.loads(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "bulwark-report.json").read_text())
+    assert report["hosts"]
+    for data in report["hosts"].values():
+        assert [row["id"] for row in data["controls"] if row["status"] == "waived"] == []
+        assert data["result"] == "pass"
