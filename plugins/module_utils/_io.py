@@ -40,13 +40,15 @@ def read_state(path: str) -> FileState:
     """The content, mode and owner of PATH; raises OSError for anything but a missing file, and
     IsADirectoryError (an OSError) for a path that is not a regular file."""
     try:
-        with open(path, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise IsADirectoryError(21, "not a regular file", path)
-            return FileState(True, handle.read(), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return FileState(False)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise IsADirectoryError(21, "not a regular file", path)
+        return FileState(True, handle.read(), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
 
 
 def resolve_owner(owner: str | None, group: str | None) -> tuple[int | None, int | None]:

@@ -87,3 +87,10 @@ def test_log_tail_reads_the_two_newest_log_files_oldest_first(tmp_path: Path) ->
         f"({pod / '1.log'})", "attempt 1", f"({pod / '2.log'})", "attempt 2",
     ]  # fmt: skip
     assert log_tail(str(tmp_path / "nothing-*.log"), 5) == [f"(no log file matches {tmp_path / 'nothing-*.log'})"]
+
+
+def test_read_state_refuses_a_fifo_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "target"
+    os.mkfifo(fifo)
+    with pytest.raises(IsADirectoryError, match="not a regular file"):
+        read_state(str(fifo))
