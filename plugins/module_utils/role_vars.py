@@ -22,8 +22,15 @@ import typing as t
 __all__ = ["type_problems"]
 
 
-def _kind(value: t.Any) -> str:
+_QUOTE_LIMIT = 60
+
+
+def _kind(value: t.Any, secret: bool = False) -> str:
     if isinstance(value, str):
+        if secret:
+            return "a string (not shown: the option is no_log)"
+        if len(value) > _QUOTE_LIMIT:
+            return f"a string of {len(value)} characters starting {value[:20]!r}"
         return f"the string {value!r}"
     if isinstance(value, bool):
         return f"the bool {value!r}"
@@ -38,19 +45,19 @@ def _as_json(name: str, example: t.Any) -> str:
     return f" (with -e, as JSON: -e '{json.dumps({name: example})}')"
 
 
-def _list_problem(where: str, value: t.Any, top: bool) -> str:
-    if isinstance(value, str):
+def _list_problem(where: str, value: t.Any, top: bool, secret: bool = False) -> str:
+    if isinstance(value, str) and not secret and len(value) <= _QUOTE_LIMIT:
         items = [item.strip() for item in value.split(",") if item.strip()] or [value]
         example = "[" + ", ".join(items) + "]"
         hint = f"; give a list, such as {example}" + (_as_json(where, items) if top else "")
     else:
         hint = "; give a list"
-    return f"{where} must be a list, not {_kind(value)}{hint}."
+    return f"{where} must be a list, not {_kind(value, secret)}{hint}."
 
 
-def _dict_problem(where: str, value: t.Any, top: bool) -> str:
+def _dict_problem(where: str, value: t.Any, top: bool, secret: bool = False) -> str:
     hint = "; give a mapping of keys to values" + (_as_json(where, {"key": "value"}) if top else "")
-    return f"{where} must be a dict, not {_kind(value)}{hint}."
+    return f"{where} must be a dict, not {_kind(value, secret)}{hint}."
 
 
 def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool) -> list[str]:
@@ -59,7 +66,7 @@ def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool) -> 
     kind = spec.get("type", "str")
     if kind == "list":
         if not isinstance(value, (list, tuple)):
-            return [_list_problem(where, value, top)]
+            return [_list_problem(where, value, top, bool(spec.get("no_log")))]
         problems = []
         elements = spec.get("elements")
         for index, item in enumerate(value):
@@ -75,16 +82,20 @@ def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool) -> 
         return problems
     if kind == "dict":
         if not isinstance(value, t.Mapping):
-            return [_dict_problem(where, value, top)]
+            return [_dict_problem(where, value, top, bool(spec.get("no_log")))]
         return type_problems(spec["options"], value, f"{where}.") if spec.get("options") else []
     return []
 
 
-def type_problems(options: t.Mapping[str, t.Any], values: t.Mapping[str, t.Any], prefix: str = "") -> list[str]:
+def type_problems(
+    options: t.Mapping[str, t.Any], values: t.Mapping[str, t.Any], prefix: str = "", *, extra_vars_hint: bool = True
+) -> list[str]:
     """What is wrong with VALUES (variable name -> value, as the role reads it) against OPTIONS (the
-    ``options`` of an argument spec entry point), one message per problem, naming the variable."""
+    ``options`` of an argument spec entry point, or a module's argument spec), one message per
+    problem, naming the variable. EXTRA_VARS_HINT adds how to give the value with ``-e`` (role
+    variables; a module option is not given that way)."""
     problems = []
     for name, spec in options.items():
         if name in values and isinstance(spec, t.Mapping):
-            problems += _check(f"{prefix}{name}", spec, values[name], top=not prefix)
+            problems += _check(f"{prefix}{name}", spec, values[name], top=extra_vars_hint and not prefix)
     return problems

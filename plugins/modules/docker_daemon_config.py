@@ -281,6 +281,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
+from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.daemon_json import (
     Conflict,
     DaemonJsonError,
@@ -433,8 +434,8 @@ def apply_file_attributes(module: AnsibleModule, path: str, existed: bool, chang
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
+    module = strict_module(
+        ARGUMENT_SPEC,
         required_one_of=[("settings", "remove")],
         add_file_common_args=True,
         supports_check_mode=True,

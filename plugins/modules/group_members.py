@@ -170,6 +170,7 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.group_members import (
     GroupMembersError,
     check_users_exist,
@@ -216,7 +217,7 @@ def run(module: AnsibleModule, args: list[str], what: str) -> None:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = strict_module(ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
 
     try:

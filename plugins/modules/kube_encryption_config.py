@@ -205,6 +205,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
+from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.encryption_config import (
     HAS_YAML,
     KEY_BYTES,
@@ -270,7 +271,7 @@ def write(module: AnsibleModule, content: str, path: str, existed: bool) -> str 
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = strict_module(ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
     path: str = module.params["path"]

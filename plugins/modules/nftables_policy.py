@@ -285,6 +285,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
+from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.nft_policy import (
     Comparison,
     NftPolicyError,
@@ -455,8 +456,8 @@ def write_persist(module: AnsibleModule, path: str, content: bytes) -> None:
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
+    module = strict_module(
+        ARGUMENT_SPEC,
         required_if=[("state", "present", ("policy",))],
         supports_check_mode=True,
     )

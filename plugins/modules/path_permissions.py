@@ -217,9 +217,9 @@ import pwd
 import stat
 import typing as t
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.path_permissions import (
     DIRECTORY,
     FILE,
@@ -371,7 +371,7 @@ def apply(change: Change, expected: os.stat_result | None) -> None:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = strict_module(ARGUMENT_SPEC, supports_check_mode=True)
     follow: bool = module.params["follow"]
 
     # Keyed like the changes: (path, whether the path's symlink is followed).

@@ -526,6 +526,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils._io import read_state, resolve_owner
 from ansible_collections.bulwark.hardening.plugins.module_utils.encryption_config import KEY_BYTES
 from ansible_collections.bulwark.hardening.plugins.module_utils.encryption_config import PROVIDERS as ENCRYPTION_PROVIDERS
@@ -973,7 +974,7 @@ def apply(module: AnsibleModule, change: Change, output: dict[str, t.Any]) -> No
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = strict_module(ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
     try:

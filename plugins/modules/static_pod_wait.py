@@ -145,7 +145,8 @@ log_tail:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.pod_process import http_probe_urls
 from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod import (
     HAS_YAML,
@@ -175,8 +176,8 @@ def url_check(params):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = strict_module(
+        dict(
             command=dict(type="str", required=True),
             args=dict(type="list", elements="str"),
             manifest=dict(type="path"),

@@ -109,3 +109,8 @@ def test_every_role_runs_the_guard_first(role: str) -> None:
     assert "bulwark.hardening.check_role_vars" in tasks[0], f"roles/{role}/tasks/validate.yml must start with it"
     main = yaml.safe_load((ROLES / role / "tasks" / "main.yml").read_text())
     assert main[0].get("ansible.builtin.import_tasks") == "validate.yml", f"roles/{role} must check its input first"
+
+
+def test_a_no_log_option_of_the_wrong_shape_is_named_and_not_shown() -> None:
+    problems = type_problems({"token": {"type": "list", "no_log": True}}, {"token": "hunter2"}, extra_vars_hint=False)
+    assert problems == ["token must be a list, not a string (not shown: the option is no_log); give a list."]

@@ -1,0 +1,37 @@
+# Copyright (c) Bulwark developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""An AnsibleModule that refuses a value of the wrong shape by the option's name.
+
+AnsibleModule's own checks turn a string given for a list of dicts into "dictionary requested,
+could not parse JSON or key=value", which names neither the option nor the entry, and split a
+string given for a list into its comma-separated parts. This looks at the arguments as they
+arrived, before that, with the same rules the roles' guard uses (role_vars.type_problems).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule, _load_params
+
+from ansible_collections.bulwark.hardening.plugins.module_utils.role_vars import type_problems
+
+__all__ = ["strict_module"]
+
+
+def strict_module(argument_spec: dict[str, t.Any], **kwargs: t.Any) -> AnsibleModule:
+    """``AnsibleModule(argument_spec, **kwargs)``, once every list and dict option is a list or a dict."""
+    problems = type_problems(argument_spec, _load_params(), extra_vars_hint=False)
+    if problems:
+        # Before AnsibleModule exists, so without its echo of the arguments: no option's value,
+        # secret or not, reaches the output.
+        print(json.dumps({"failed": True, "msg": " ".join(problems) + " Nothing was changed."}))
+        sys.exit(1)
+    return AnsibleModule(argument_spec=argument_spec, **kwargs)
