@@ -461,13 +461,18 @@ def control_status(control: Control, outcome: TaskOutcome) -> tuple[str, str | N
         if item_state == "stale":
             # As asked in the file, but the running process does not run it: not in effect.
             return "drift", f"{control.item!r} is in the manifest but not in the running process"
+        if item_state == "not-in-effect":
+            # Written, but the live system does not have it and cannot be given it (audit rules
+            # where the kernel refuses them): never a pass.
+            reason = f": {outcome.msg}" if outcome.msg else ""
+            return "fail", f"{control.item!r} is not in effect on the live system{reason}"
         if item_state == "absent":
             # A file the benchmark names that this platform does not have (a Red Hat path on
             # Debian, a socket of a service that is not installed): nothing to enforce.
             return "n/a", f"{control.item} does not exist on the host"
         return (
             "fail",
-            f"item_status[{control.item!r}] is {item_state!r}; expected 'ok', 'changed', 'stale' or 'absent'",
+            f"item_status[{control.item!r}] is {item_state!r}; expected 'ok', 'changed', 'stale', 'not-in-effect' or 'absent'",
         )
     if outcome.state == "changed":
         return changed_status, None

@@ -671,7 +671,7 @@ STATUS_TABLE = [
     pytest.param(
         ICC,
         TaskOutcome("ok", False, item_status={"icc": "unknown"}),
-        ("fail", "item_status['icc'] is 'unknown'; expected 'ok', 'changed', 'stale' or 'absent'"),
+        ("fail", "item_status['icc'] is 'unknown'; expected 'ok', 'changed', 'stale', 'not-in-effect' or 'absent'"),
         id="item-status-unexpected",
     ),
     pytest.param(
