@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import itertools
 from pathlib import Path
@@ -413,3 +414,13 @@ def test_go_ldflags_stamp_the_kubernetes_version() -> None:
     assert "-X k8s.io/component-base/version.gitMinor=37" in flags
     assert "-X k8s.io/client-go/pkg/version.gitMajor=1" in flags
     assert lab.go_ldflags(lab.GO_BUILDS["etcd"], "v3.7.0") == "-s -w"
+
+
+def test_the_docker_hosts_group_waives_what_a_container_cannot_do() -> None:
+    parsed = yaml.safe_load(lab.render_inventory({"docker-host": "172.30.117.10"}, today=datetime.date(2026, 12, 1)))
+    waivers = parsed["all"]["children"]["docker_hosts"]["vars"]["bulwark_waivers"]
+    assert [w["id"] for w in waivers] == [f"CIS-Docker 1.1.{n}" for n in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 17, 18)]
+    # Renewed on every write, and read by YAML as the date it is.
+    assert {w["expires"] for w in waivers} == {datetime.date(2026, 12, 31)}
+    assert all("PID namespace" in w["reason"] for w in waivers)
+    assert "vars" not in parsed["all"]["children"]["control_plane"]
