@@ -32,14 +32,14 @@ __all__ = [
 ]
 
 # auditctl -w PATH: one word, no blank (auditctl splits a rules file line on blanks).
-_PATH = re.compile(r"^/[^\s\x00]*$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_PATH = re.compile(r"^/[^\s\x00]*\Z")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 # auditctl keys: printable, no blank; kept short so that `-k` stays readable in logs.
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,30}$")
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,30}\Z")
 # `-w /path -p rwxa -k key` as the kernel reports a watch, or its syscall form
 # `-a always,exit -F dir=/path -F perm=rwxa -F key=key` (path= for a file).
-_W_FORM = re.compile(r"^-w (?P<path>\S+) -p (?P<perm>[rwxa]+)(?: -k (?P<key>\S+))?$")
-_F_FORM = re.compile(r"^-a always,exit(?: -F arch=\S+)? -F (?:path|dir)=(?P<path>\S+) -F perm=(?P<perm>[rwxa]+)(?: -F key=(?P<key>\S+))?$")
+_W_FORM = re.compile(r"^-w (?P<path>\S+) -p (?P<perm>[rwxa]+)(?: -k (?P<key>\S+))?\Z")
+_F_FORM = re.compile(r"^-a always,exit(?: -F arch=\S+)? -F (?:path|dir)=(?P<path>\S+) -F perm=(?P<perm>[rwxa]+)(?: -F key=(?P<key>\S+))?\Z")
 _PERMISSIONS = "rwxa"  # what `-w PATH` without -p means
 HEADER = "## Managed by bulwark.hardening; local changes are overwritten."
 

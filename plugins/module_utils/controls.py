@@ -39,13 +39,13 @@ _RANK = {status: rank for rank, status in enumerate(STATUS_ORDER)}
 
 # "CIS-Docker 2.2", "CIS-K8s 1.2.16": benchmark key, one space, dotted number.
 _SPACED_ID = re.compile(
-    r"^(?P<bench>[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z][A-Za-z0-9]*)*) (?P<num>[0-9]+(?:\.[0-9]+)*)$"
+    r"^(?P<bench>[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z][A-Za-z0-9]*)*) (?P<num>[0-9]+(?:\.[0-9]+)*)\Z"
 )
 # "BWK-1": our own controls, numbered with whole numbers.
-_DASHED_ID = re.compile(r"^(?P<bench>BWK)-(?P<num>[0-9]+)$")
-_BARE_NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)*$")
-_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_VARIABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_DASHED_ID = re.compile(r"^(?P<bench>BWK)-(?P<num>[0-9]+)\Z")
+_BARE_NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)*\Z")
+_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]*\Z")
+_VARIABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\Z")
 _NATURAL_CHUNK = re.compile(r"([0-9]+)")
 
 _TASK_ID_SEPARATOR = " | "
@@ -163,7 +163,7 @@ def _load_benchmarks(data: t.Any) -> dict[str, Benchmark]:
     for key, entry in data.items():
         where = f"benchmarks[{key!r}]"
         if not isinstance(key, str) or not re.match(
-            r"^[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z][A-Za-z0-9]*)*$", key
+            r"^[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z][A-Za-z0-9]*)*\Z", key
         ):
             raise ControlCatalogError(
                 f"{where}: the key must be letters and digits, dash separated (e.g. 'CIS-Docker', 'BWK')."

@@ -61,11 +61,11 @@ BUILTIN_SERVICES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 PROTOCOLS = ("tcp", "udp")
-_SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
-_RATE = re.compile(r"^([1-9][0-9]{0,8})/(second|minute|hour|day)$")
-_PORT = re.compile(r"^[0-9]{1,5}$")
-_RANGE = re.compile(r"^([0-9]{1,5})-([0-9]{1,5})$")
+_SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}\Z")
+_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}\Z")
+_RATE = re.compile(r"^([1-9][0-9]{0,8})/(second|minute|hour|day)\Z")
+_PORT = re.compile(r"^[0-9]{1,5}\Z")
+_RANGE = re.compile(r"^([0-9]{1,5})-([0-9]{1,5})\Z")
 LOG_PREFIX_MAX = 127  # NF_LOG_PREFIXLEN - 1
 
 Network = t.Union[ipaddress.IPv4Network, ipaddress.IPv6Network]

@@ -35,7 +35,7 @@ CHANGED = "changed"
 ABSENT = "absent"
 
 SETID_BITS = 0o6000  # S_ISUID | S_ISGID: the kernel clears them on chown of a non-directory
-_MODE_RE = re.compile(r"^[0-7]{3,5}$")
+_MODE_RE = re.compile(r"^[0-7]{3,5}\Z")
 
 
 class PathPermissionsError(ValueError):

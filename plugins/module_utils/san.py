@@ -10,7 +10,7 @@ import ipaddress
 import re
 
 # RFC 1123 labels, plus a leading "*." for wildcards.
-_DNS_NAME = re.compile(r"^(\*\.)?(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
+_DNS_NAME = re.compile(r"^(\*\.)?(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?\Z")
 
 
 class SubjectAltNameError(ValueError):

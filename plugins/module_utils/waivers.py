@@ -31,7 +31,7 @@ __all__ = ["Waiver", "WaiverError", "load_waivers", "waiver_from_dict", "waivers
 
 VARIABLE = "bulwark_waivers"
 _KEYS = ("id", "reason", "expires", "hosts", "groups")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _REASON_LIMIT = 500
 
 

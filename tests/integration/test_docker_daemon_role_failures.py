@@ -247,6 +247,14 @@ def test_malformed_daemon_json_on_converged_host(host: DockerHost, role: Role) -
         # the string itself; the shared guard (check_role_vars) refuses them.
         ("docker_daemon_tls_clients", "alice"),
         ("docker_daemon_extra_settings", "bip=10.9.0.1/24"),
+        # Values of the right type that are still wrong, or that weaken a control below CIS.
+        ("docker_daemon_socket_mode", "0666"),  # CIS-Docker 3.16, without a waiver
+        ("docker_daemon_socket_mode", "0660\n"),  # a trailing newline passes a $-anchored check
+        ("docker_daemon_tls_listen", "0.0.0.0:99999"),
+        ("docker_daemon_tls_valid_days", 0),
+        ("docker_daemon_audit_rules_path", "rules"),
+        ("docker_daemon_systemd_execstart", "/usr/sbin/dockerd\nExecStartPre=/bin/true"),
+        ("docker_daemon_socket_group", "docker\nroot"),
     ],
 )
 def test_wrong_type_fails_before_any_task_touches_the_host(
@@ -425,3 +433,15 @@ def test_userns_remap_refused_while_the_daemon_has_images(host: DockerHost, role
         assert "userns-remap" not in json.loads(host.read() or b"{}")
     finally:
         host.sh("docker image rm -f bwk-userns-guard >/dev/null", check=False)
+
+
+def test_a_waiver_lets_a_socket_mode_below_cis_through(host: DockerHost, role: Role) -> None:
+    """0666 is refused without a waiver (above); with one for CIS-Docker 3.16 the role goes on (check mode here)."""
+    role.converge()
+    before = host.snapshot()
+    waiver = {"id": "CIS-Docker 3.16", "reason": "a legacy tool needs the socket (OPS-9)", "expires": "2099-01-31"}
+    run = role.run({"docker_daemon_socket_mode": "0666", "bulwark_waivers": [waiver]}, "--check")
+    assert run.rc == 0, run
+    gate = [r for name, r in run.results(host.name) if "Refuse a socket mode looser than 660" in name]
+    assert gate and not gate[0].get("failed"), run
+    assert host.snapshot() == before

@@ -191,8 +191,10 @@ def test_policy_that_cuts_the_control_connection_is_rolled_back(target: SshTarge
         ({"host_firewall_allow": [{"ports": [8080], "sources": ["10.0.0.1/8"]}]}, "has host bits set"),
         ({"host_firewall_allow_workers": [{"ports": [70000]}]}, "out of range; ports are 1 to 65535"),
         ({"host_firewall_admin_networks": ["10.0.0.0/33"]}, "is not an IPv4 or IPv6 network"),
+        # A trailing newline passed the $-anchored check and loaded a log rule without a limit.
+        ({"host_firewall_log_rate": "5/minute\n"}, "host_firewall_log_rate"),
     ],
-    ids=["bad-cidr", "bad-port-in-a-layer", "bad-admin-network"],
+    ids=["bad-cidr", "bad-port-in-a-layer", "bad-admin-network", "log-rate-with-newline"],
 )
 def test_bad_input_fails_before_any_change(
     target: SshTarget, converged: str, extra: dict[str, t.Any], message: str
