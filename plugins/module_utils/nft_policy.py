@@ -392,6 +392,11 @@ def normalize_policy(policy: t.Any, services: t.Any = None, table: str = "bulwar
         raise NftPolicyError(
             f"table: {table!r} is not a table name; use a letter, then letters, digits or '_' (at most 32)."
         )
+    if policy is None:
+        raise NftPolicyError(
+            f"{path}: required with state present, a mapping with input (and forward); null would load a table"
+            " that drops every new connection and allows none."
+        )
     catalog = service_catalog(services)
     top = _section(policy, path, ("input", "forward"))
     section = _section(top.get("input"), f"{path}.input", ("allow", "icmp_echo", "log_drops", "log_rate", "log_prefix"))
@@ -487,9 +492,21 @@ def _source_matches(prefix: str, index: int, rule: AllowRule) -> list[str]:
     return matches
 
 
+# Marks a table as made by this module: only such a table is replaced or deleted. (nft 1.0.6 lists a
+# table's comment in its text listing, not in its JSON.)
+OWNER_COMMENT = "managed by bulwark.hardening"
+DEFAULT_TABLE = "bulwark"
+
+
+def foreign_table(table: str, listing: str) -> bool:
+    """Whether the live table, listed as text, is someone else's: it lacks our comment. The default
+    table ``bulwark`` is ours whatever it says, as releases before the comment made it without one."""
+    return table != DEFAULT_TABLE and f'comment "{OWNER_COMMENT}"' not in listing
+
+
 def render_table(policy: Policy) -> str:
     """The table definition in nft syntax (one tab per level, as ``nft list`` prints)."""
-    lines = [f"table inet {policy.table} {{"]
+    lines = [f"table inet {policy.table} {{", f'\tcomment "{OWNER_COMMENT}"']
     lines += _sets("in", policy.allow)
     if policy.forward:
         lines += _sets("fwd", policy.published)

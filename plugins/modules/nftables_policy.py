@@ -164,6 +164,9 @@ options:
     description:
       - The name of our table, in family C(inet). Nft keywords (such as V(filter)'s neighbours V(counter) or V(log))
         are rejected by C(nft -c).
+      - The table carries the comment C(managed by bulwark.hardening). A table of this name that exists without it is
+        someone else's (C(inet filter) of the distribution, for example) and the module refuses to replace or delete
+        it. The default V(bulwark) is taken as ours either way, as earlier releases made it without the comment.
     type: str
     default: bulwark
   state:
@@ -287,10 +290,13 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.nft_policy import (
+    DEFAULT_TABLE,
+    OWNER_COMMENT,
     Comparison,
     NftPolicyError,
     TableModel,
     compare,
+    foreign_table,
     normalize_policy,
     parse_listing,
     render_removal,
@@ -474,7 +480,13 @@ def main() -> None:
         rendered = render_transaction(policy) if policy else ""
         tmp = nft.stage(rendered or render_removal(table))
         nft.check(tmp, table)  # I/O, nothing applied
-        live, before = nft.live(table, text=module._diff)  # I/O
+        live, before = nft.live(table, text=module._diff or table != DEFAULT_TABLE)  # I/O
+        if live is not None and foreign_table(table, before):
+            raise NftPolicyError(
+                f"table inet {table} exists and was not made by this module (it has no comment"
+                f' "{OWNER_COMMENT}"): it is left as it is. Choose another table name, or remove that table'
+                " yourself first. Nothing was changed."
+            )
         wanted, after = nft.wanted(tmp, table) if policy else (None, "")  # I/O, scratch namespace
         result: Comparison = compare(wanted, live)  # pure
         content = to_bytes(rendered) if present else None

@@ -313,3 +313,35 @@ def test_without_sys_admin_the_error_says_so(lab: Lab, lab_targets: t.Any, run_m
     assert result.get("failed") is True
     assert "scratch network namespace" in result["msg"] and "CAP_SYS_ADMIN" in result["msg"], result["msg"]
     assert json.loads(box.sh("nft -j list tables"))["nftables"][1:] == []
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_a_table_of_someone_else_is_never_replaced_or_deleted(clean: Lab, run_module: Run, state: str) -> None:
+    """inet user_table is the user's own (the fixture made it): naming it is refused, and it stays."""
+    target = clean.target
+    foreign = foreign_tables(target)
+    args: dict[str, t.Any] = {"table": "user_table", "state": state, "persist": False}
+    if state == "present":
+        args["policy"] = policy_for(clean)
+    result = run_module(target, MODULE, args)
+    assert result.get("failed") is True
+    assert result["msg"].startswith("table inet user_table exists and was not made by this module")
+    assert foreign_tables(target) == foreign
+
+
+def test_a_table_of_ours_under_another_name_is_ours_again(clean: Lab, run_module: Run) -> None:
+    target, args = clean.target, {"policy": policy_for(clean), "table": "mine", "persist": False}
+    try:
+        ok(run_module(target, MODULE, args))
+        assert 'comment "managed by bulwark.hardening"' in target.sh("nft list table inet mine")
+        assert ok(run_module(target, MODULE, args))["changed"] is False
+        assert ok(run_module(target, MODULE, {"table": "mine", "state": "absent", "persist": False}))["changed"] is True
+    finally:
+        target.sh("nft delete table inet mine 2>/dev/null || true")
+
+
+def test_a_null_policy_is_refused(clean: Lab, run_module: Run) -> None:
+    result = run_module(clean.target, MODULE, {"policy": None})
+    assert result.get("failed") is True
+    assert result["msg"].startswith("policy: required with state present")
+    assert our_table(clean.target) is None

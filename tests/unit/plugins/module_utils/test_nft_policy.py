@@ -25,6 +25,7 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.nft_policy impor
     NftPolicyError,
     Policy,
     compare,
+    foreign_table,
     expand_services,
     merge_allow,
     normalize_networks,
@@ -342,6 +343,7 @@ def tabs(text: str) -> str:
 
 GOLDEN = tabs("""\
 table inet bulwark {
+    comment "managed by bulwark.hardening"
     set in_0_ports {
         type inet_service
         flags interval
@@ -427,6 +429,7 @@ nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept
 
 GOLDEN_MINIMAL = tabs("""\
 table inet fw {
+    comment "managed by bulwark.hardening"
     chain input {
         type filter hook input priority filter; policy drop;
         ct state established,related accept
@@ -1483,3 +1486,15 @@ DRIFT_POLICY_ACCEPT: dict[str, t.Any] = (
                                      {'drop': None}]}}]}
 )
 # fmt: on
+
+
+def test_a_table_without_our_comment_is_foreign_unless_it_is_the_default() -> None:
+    ours = 'table inet mine {\n\tcomment "managed by bulwark.hardening"\n}\n'
+    assert not foreign_table("mine", ours)
+    assert foreign_table("filter", "table inet filter {\n\tchain input {\n\t}\n}\n")
+    assert not foreign_table("bulwark", "table inet bulwark {\n}\n")  # made before the comment existed
+
+
+def test_a_null_policy_is_refused() -> None:
+    with pytest.raises(NftPolicyError, match="^policy: required with state present"):
+        normalize_policy(None)
