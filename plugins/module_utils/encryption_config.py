@@ -27,6 +27,8 @@ import traceback
 import typing as t
 from dataclasses import dataclass
 
+from ansible_collections.bulwark.hardening.plugins.module_utils._yaml import YamlError, load_yaml
+
 try:
     import yaml
 except ImportError:
@@ -151,13 +153,9 @@ def parse_encryption_config(text: str, path: str) -> dict[str, t.Any] | None:
     if not HAS_YAML:
         raise EncryptionConfigError("PyYAML is needed to read the encryption configuration; install it on the target.")
     try:
-        config = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" (line {mark.line + 1}, column {mark.column + 1}: {exc.problem or exc.context})" if mark else ""
-        raise EncryptionConfigError(f"{path} is not valid YAML{where}; nothing was changed.") from exc
-    except yaml.YAMLError as exc:
-        raise EncryptionConfigError(f"{path} is not valid YAML ({exc}); nothing was changed.") from exc
+        config = load_yaml(text, path)
+    except YamlError as exc:
+        raise EncryptionConfigError(f"{exc}; nothing was changed.") from exc
     if config is None:
         return None
     if not isinstance(config, dict):

@@ -20,6 +20,8 @@ import traceback
 import typing as t
 from dataclasses import dataclass
 
+from ansible_collections.bulwark.hardening.plugins.module_utils._yaml import YamlError, load_yaml
+
 try:
     import yaml
 except ImportError:
@@ -81,13 +83,9 @@ def parse_cluster_configuration(text: t.Any) -> dict[str, t.Any]:
             f"kubeadm-config ConfigMap), got {type(text).__name__}"
         )
     try:
-        config = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" (line {mark.line + 1}, column {mark.column + 1}: {exc.problem or exc.context})" if mark else ""
-        raise KubeadmConfigError(f"the ClusterConfiguration is not valid YAML{where}") from exc
-    except yaml.YAMLError as exc:
-        raise KubeadmConfigError(f"the ClusterConfiguration is not valid YAML ({exc})") from exc
+        config = load_yaml(text, "the ClusterConfiguration")
+    except YamlError as exc:
+        raise KubeadmConfigError(str(exc)) from exc
     if not isinstance(config, dict) or config.get("kind") != "ClusterConfiguration":
         raise KubeadmConfigError("the text is not a kubeadm ClusterConfiguration (kind: ClusterConfiguration)")
     if config.get("apiVersion") not in API_VERSIONS:

@@ -22,6 +22,8 @@ import traceback
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.bulwark.hardening.plugins.module_utils._yaml import YamlError, load_yaml
+
 try:
     import yaml
 except ImportError:
@@ -287,13 +289,9 @@ def parse_manifest(text: str, path: str) -> dict[str, t.Any]:
     if not HAS_YAML:
         raise StaticPodError("PyYAML is needed to read static pod manifests; install it on the target.")
     try:
-        pod = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" (line {mark.line + 1}, column {mark.column + 1}: {exc.problem or exc.context})" if mark else ""
-        raise StaticPodError(f"{path} is not valid YAML{where}; nothing was changed.") from exc
-    except yaml.YAMLError as exc:
-        raise StaticPodError(f"{path} is not valid YAML ({exc}); nothing was changed.") from exc
+        pod = load_yaml(text, path)
+    except YamlError as exc:
+        raise StaticPodError(f"{exc}; nothing was changed.") from exc
     if pod is None:
         raise StaticPodError(f"{path} is empty; nothing was changed.")
     if not isinstance(pod, dict):
@@ -652,6 +650,13 @@ def _auto_mount(
                 raise StaticPodError(
                     f"set.{name}: {path} is directly in /; auto_mount does not mount the root directory. Use a file"
                     " in a directory of its own, or give the volume in volumes."
+                )
+            if writable and directory.count("/") < 3:
+                # /var/log or /etc writable in the pod would let the component rewrite what is beside its file.
+                raise StaticPodError(
+                    f"set.{name}: {path} would mount {directory} writable into the pod; give the file a directory of"
+                    f" its own at least three levels deep (such as /var/log/kubernetes/audit/), or give the volume"
+                    " in volumes."
                 )
             for mount in _mounts(container):
                 if _mount_path(mount) == directory:  # read-only, or path would be covered

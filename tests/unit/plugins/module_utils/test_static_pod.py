@@ -501,6 +501,20 @@ def test_auto_mount_refuses_the_root_directory() -> None:
     with pytest.raises(StaticPodError) as exc:
         run(set={"audit-policy-file": "/policy.yaml"})
     assert str(exc.value).startswith("set.audit-policy-file: /policy.yaml is directly in /; auto_mount does not mount")
+
+
+@pytest.mark.parametrize("path", ["/audit.log", "/var/audit.log", "/var/log/audit.log", "/etc/x/../audit.log"])
+def test_auto_mount_refuses_to_mount_a_shallow_directory_writable(path: str) -> None:
+    """The audit log's directory is mounted writable: /, /var or /var/log would give the API server more than its log."""
+    with pytest.raises(StaticPodError) as exc:
+        run(set={"audit-log-path": path})
+    assert str(exc.value).startswith("set.audit-log-path: ")
+    assert "writable" in str(exc.value) or "directly in /" in str(exc.value)
+
+
+def test_auto_mount_takes_a_directory_of_its_own_writable() -> None:
+    fixed = run(set={"audit-log-path": "/var/log/kubernetes/audit/audit.log"})
+    assert fixed.volumes_added
     assert run(set={"audit-policy-file": "/policy.yaml"}, auto_mount=False).volumes_added == []
 
 
