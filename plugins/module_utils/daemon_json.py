@@ -21,6 +21,7 @@ import shlex
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.bulwark.hardening.plugins.module_utils._secrets import MASK, mask_url_passwords, url_passwords
 from ansible_collections.bulwark.hardening.plugins.module_utils._daemon_json_schema import (
     BOOL,
     DICT,
@@ -61,7 +62,7 @@ __all__ = [
     "validate_settings",
 ]
 
-REDACTED = "********"
+REDACTED = MASK
 
 AllowUnknown = t.Union[bool, frozenset[str]]
 
@@ -170,7 +171,6 @@ def _canonical(value: t.Any) -> str:
 # --------------------------------------------------------------------------- secrets
 
 _SECRET_KEY_RE = re.compile(r"(?i)(passw(or)?d|passphrase|secret|token|credential|api[-_]?key)")
-_URL_USERINFO_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*):(?P<password>[^/@\s]+)@")
 
 
 def _is_secret_key(key: str) -> bool:
@@ -190,7 +190,7 @@ def redact(value: t.Any, key: str = "") -> t.Any:
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     if isinstance(value, str):
-        return _URL_USERINFO_RE.sub(lambda m: f"{m.group('head')}:{REDACTED}@", value)
+        return mask_url_passwords(value)
     return value
 
 
@@ -206,7 +206,7 @@ def secret_values(value: t.Any, key: str = "") -> set[str]:
     elif isinstance(value, str):
         if key and _is_secret_key(key) and value:
             found.add(value)
-        found.update(m.group("password") for m in _URL_USERINFO_RE.finditer(value))
+        found.update(url_passwords(value))
     return found
 
 

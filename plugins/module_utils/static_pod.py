@@ -22,6 +22,7 @@ import traceback
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.bulwark.hardening.plugins.module_utils._secrets import MASK
 from ansible_collections.bulwark.hardening.plugins.module_utils._yaml import YamlError, load_yaml
 
 try:
@@ -335,6 +336,20 @@ def select_container(pod: t.Mapping[str, t.Any], name: str | None, path: str) ->
         if container["name"] == name:
             return t.cast("dict[str, t.Any]", container)
     raise StaticPodError(f"container: the pod in {path} has no container '{name}'; it has: {', '.join(names)}.")
+
+
+def manifest_for_diff(text: str, path: str) -> str:
+    """The manifest as a diff may show it: every container's env values masked (they may be
+    tokens or passwords); the text as it is when it cannot be read as a pod."""
+    try:
+        pod = parse_manifest(text, path)
+    except StaticPodError:
+        return text
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for entry in container.get("env") or [] if isinstance(container, dict) else []:
+            if isinstance(entry, dict) and "value" in entry:
+                entry["value"] = MASK
+    return render_manifest(pod)
 
 
 def render_manifest(pod: t.Mapping[str, t.Any]) -> str:

@@ -556,6 +556,7 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod impor
     container_program,
     input_paths,
     log_glob,
+    manifest_for_diff,
     parse_help_flags,
     parse_manifest,
     parse_version,
@@ -930,8 +931,10 @@ def report(module: AnsibleModule, change: Change) -> dict[str, t.Any]:
         key_file = module.params["encryption_config"]["path"]
         output["item_status"]["encryption-config"] = "changed" if key_file in output["files_changed"] else "ok"
     if module._diff:
-        manifest = {"before_header": path, "after_header": path, "before": change.before.decode("utf-8")}
-        manifest["after"] = (change.after or change.before).decode("utf-8")
+        # Both sides rendered the same way, env values masked: the diff shows what changes, never a token.
+        manifest = {"before_header": path, "after_header": path}
+        manifest["before"] = manifest_for_diff(change.before.decode("utf-8"), path)
+        manifest["after"] = manifest_for_diff((change.after or change.before).decode("utf-8"), path)
         output["diff"] = file_diffs(change.changes) + [manifest]
     return output
 

@@ -146,6 +146,7 @@ log_tail:
 import os
 
 from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.bulwark.hardening.plugins.module_utils._secrets import url_passwords
 from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.pod_process import http_probe_urls
 from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod import (
@@ -196,6 +197,9 @@ def main():
     )
     params = module.params
     command = params["command"]
+    if params["url"]:
+        # user:password@ in the URL never reaches the output, whatever message quotes it.
+        module.no_log_values.update(url_passwords(params["url"]))
     if params["probes"] and not params["manifest"]:
         module.fail_json(msg="probes=true needs manifest, the file that holds the probes")
     if params["url"] and not params["url"].startswith(("https://", "http://")):

@@ -14,6 +14,7 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod impor
     Plan,
     StaticPodError,
     build_request,
+    manifest_for_diff,
     check_backup_dir,
     check_flags_known,
     container_program,
@@ -880,3 +881,13 @@ def test_stale_items_are_those_the_running_process_lacks() -> None:
         "tls-cert-file": "ok",
     }
     assert stale_items(request, converged, process_flags(["kube-apiserver", *result.args])) == converged.item_status
+
+
+def test_a_diff_of_the_manifest_never_shows_env_values() -> None:
+    text = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - name: x\n    image: x\n"
+        "    env:\n    - {name: TOKEN, value: s3cr3t-token}\n    - name: FROM_FIELD\n      valueFrom: {fieldRef: {fieldPath: status.podIP}}\n"
+    )
+    shown = manifest_for_diff(text, "/m.yaml")
+    assert "s3cr3t-token" not in shown and "TOKEN" in shown and "status.podIP" in shown
+    assert manifest_for_diff("not: [yaml", "/m.yaml") == "not: [yaml"
