@@ -22,7 +22,17 @@ import stat
 import tempfile
 from dataclasses import dataclass
 
-__all__ = ["FileState", "backup_copy", "backup_name", "read_state", "remove_file", "resolve_owner", "write_atomically"]
+__all__ = [
+    "FileState",
+    "backup_copy",
+    "backup_name",
+    "group_exists",
+    "read_state",
+    "remove_file",
+    "resolve_owner",
+    "user_exists",
+    "write_atomically",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,22 @@ def read_state(path: str) -> FileState:
         if not stat.S_ISREG(info.st_mode):
             raise IsADirectoryError(21, "not a regular file", path)
         return FileState(True, handle.read(), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+
+
+def user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def resolve_owner(owner: str | None, group: str | None) -> tuple[int | None, int | None]:

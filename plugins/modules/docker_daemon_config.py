@@ -281,6 +281,8 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
+from ansible_collections.bulwark.hardening.plugins.module_utils._io import group_exists, user_exists
+from ansible_collections.bulwark.hardening.plugins.module_utils.file_args import file_arg_problems
 from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.daemon_json import (
     Conflict,
@@ -440,6 +442,10 @@ def main() -> None:
         add_file_common_args=True,
         supports_check_mode=True,
     )
+    # Owner, group and mode are applied after the write: checked now, so a bad one changes nothing.
+    problems = file_arg_problems(module.params, user_exists, group_exists)
+    if problems:
+        module.fail_json(msg=" ".join(problems) + " Nothing was changed.")
     path: str = module.params["path"]
     settings: dict[str, t.Any] = module.params["settings"] or {}
     module.no_log_values.update(secret_values(settings))

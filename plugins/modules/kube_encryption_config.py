@@ -205,6 +205,8 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
+from ansible_collections.bulwark.hardening.plugins.module_utils._io import group_exists, user_exists
+from ansible_collections.bulwark.hardening.plugins.module_utils.file_args import file_arg_problems
 from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.encryption_config import (
     HAS_YAML,
@@ -274,6 +276,10 @@ def main() -> None:
     module = strict_module(ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
+    # Owner, group and mode are applied after the write: checked now, so a bad one changes nothing.
+    problems = file_arg_problems(module.params, user_exists, group_exists)
+    if problems:
+        module.fail_json(msg=" ".join(problems) + " Nothing was changed.")
     path: str = module.params["path"]
     file_args = module.load_file_common_arguments(module.params, path=path)
 
