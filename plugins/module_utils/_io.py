@@ -64,7 +64,7 @@ def read_state(path: str) -> FileState:
 def user_exists(name: str) -> bool:
     try:
         pwd.getpwnam(name)
-    except KeyError:
+    except (KeyError, ValueError):  # ValueError: a NUL byte in the name
         return False
     return True
 
@@ -72,7 +72,7 @@ def user_exists(name: str) -> bool:
 def group_exists(name: str) -> bool:
     try:
         grp.getgrnam(name)
-    except KeyError:
+    except (KeyError, ValueError):
         return False
     return True
 

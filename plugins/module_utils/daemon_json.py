@@ -151,6 +151,8 @@ def parse_daemon_json(data: bytes | str, path: str) -> dict[str, t.Any]:
         raise DaemonJsonError(
             f"daemon.json at {path} is not valid JSON ({exc.name} is not a JSON value); nothing was changed."
         ) from exc
+    except RecursionError as exc:
+        raise DaemonJsonError(f"daemon.json at {path} is nested too deeply to be read; nothing was changed.") from exc
     if not isinstance(value, dict):
         raise DaemonJsonError(
             f"daemon.json at {path} is not valid: the top level is {_json_kind(value)},"

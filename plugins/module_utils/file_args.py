@@ -19,6 +19,7 @@ import typing as t
 
 __all__ = ["file_arg_problems"]
 
+_MAX_ID = 2**32 - 2  # 2**32 - 1 is (uid_t) -1, "no change"
 _OCTAL = re.compile(r"0?[0-7]{3,4}\Z")
 # What chmod(1) and Ansible's file module take: u+rw,g-w,o= ...
 _SYMBOLIC = re.compile(r"[ugoa]*[-+=][rwxXstugo]*(?:,[ugoa]*[-+=][rwxXstugo]*)*\Z")
@@ -49,7 +50,11 @@ def file_arg_problems(
         problems.append(f"{path_key} must be an absolute path, not {path!r}.")
     for key, exists in (("owner", user_exists), ("group", group_exists)):
         value = params.get(key)
-        if value is None or (isinstance(value, str) and value.isdigit()):
+        if isinstance(value, str) and value.isdigit():
+            if int(value) > _MAX_ID:  # chown would raise OverflowError
+                problems.append(f"{key}: {value} is not a {'uid' if key == 'owner' else 'gid'}; ids go up to {_MAX_ID}.")
+            continue
+        if value is None:
             continue
         if not isinstance(value, str) or not value or "\x00" in value or not exists(value):
             kind = "user" if key == "owner" else "group"

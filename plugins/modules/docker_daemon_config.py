@@ -281,7 +281,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
-from ansible_collections.bulwark.hardening.plugins.module_utils._io import group_exists, user_exists
+from ansible_collections.bulwark.hardening.plugins.module_utils._io import group_exists, read_state, user_exists
 from ansible_collections.bulwark.hardening.plugins.module_utils.file_args import file_arg_problems
 from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.daemon_json import (
@@ -325,13 +325,12 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
 def read_current(path: str) -> tuple[dict[str, t.Any], bool]:
     """The parsed file and whether it exists."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return {}, False
+        state = read_state(path)  # a FIFO or a directory fails at once
     except OSError as exc:
         raise DaemonJsonError(f"cannot read {path}: {to_native(exc.strerror)}; nothing was changed.") from exc
-    return parse_daemon_json(data, path), True
+    if not state.exists:
+        return {}, False
+    return parse_daemon_json(state.content or b"", path), True
 
 
 def _read_text(path: str) -> str | None:
@@ -442,13 +441,13 @@ def main() -> None:
         add_file_common_args=True,
         supports_check_mode=True,
     )
+    path: str = module.params["path"]
+    settings: dict[str, t.Any] = module.params["settings"] or {}
+    module.no_log_values.update(secret_values(settings))
     # Owner, group and mode are applied after the write: checked now, so a bad one changes nothing.
     problems = file_arg_problems(module.params, user_exists, group_exists)
     if problems:
         module.fail_json(msg=" ".join(problems) + " Nothing was changed.")
-    path: str = module.params["path"]
-    settings: dict[str, t.Any] = module.params["settings"] or {}
-    module.no_log_values.update(secret_values(settings))
 
     try:
         allow_unknown = normalize_allow_unknown(module.params["allow_unknown_keys"])

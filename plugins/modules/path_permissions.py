@@ -235,6 +235,8 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.path_permissions
     resolve_accounts,
 )
 
+MAX_ID = 2**32 - 2  # 2**32 - 1 is (uid_t) -1, "no change"
+
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "paths": {
         "type": "list",
@@ -257,6 +259,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
 
 
 def lookup_user(value: str) -> Account | None:
+    if "\x00" in value or (value.isdigit() and int(value) > MAX_ID):
+        return None  # no such account, rather than a ValueError or OverflowError
     if value.isdigit():
         try:
             return Account(int(value), pwd.getpwuid(int(value)).pw_name)
@@ -270,6 +274,8 @@ def lookup_user(value: str) -> Account | None:
 
 
 def lookup_group(value: str) -> Account | None:
+    if "\x00" in value or (value.isdigit() and int(value) > MAX_ID):
+        return None  # no such account, rather than a ValueError or OverflowError
     if value.isdigit():
         try:
             return Account(int(value), grp.getgrgid(int(value)).gr_name)

@@ -1,0 +1,247 @@
+# Copyright (c) Bulwark developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Generated bad and hostile input for the modules that write files, run in check and in normal mode
+against temporary files: every run ends in a result or in a failure whose message names what is
+wrong (never a traceback), a failure leaves the target byte for byte as it was, check mode never
+changes it, and a secret given to the module never reaches its output.
+
+Each test draws at least 200 cases (settings below).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import typing as t
+from pathlib import Path
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.bulwark.hardening.plugins.modules import (
+    audit_rules,
+    docker_daemon_config,
+    kube_encryption_config,
+    path_permissions,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+CASES = settings(
+    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+SECRET = "S3NT1NEL-pw"  # in a proxy URL or a key; must never be printed
+_TEXT = st.lists(st.sampled_from(list("ab/.:@-_ \n\t\x00é") + ["..", "Infinity"]), max_size=8).map("".join)
+_SCALAR = st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | _TEXT
+_ANY = st.recursive(_SCALAR, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3), max_leaves=8)
+_MODE = st.none() | st.sampled_from(["0644", "0600", "rwx", "0999", "u=rw,go=", "", "0644\n"]) | st.integers(-1, 2**13)
+_OWNER = st.none() | st.sampled_from(["root", "0", "nobody-bulwark-x", "", "ro\x00ot", "4294967296"])
+_EXISTING = st.sampled_from(
+    [
+        None,  # no file
+        b"",
+        b'{"icc": true, "max-concurrent-downloads": 4}\n',
+        b'{"icc": true,,}',
+        b'{"a": 1, "a": 2}',
+        b'{"x": NaN}',
+        b"[1, 2]",
+        b"\xff\xfe\x00garbage",
+        b"[" * 50_000,
+        b'{"proxies": {"http-proxy": "http://u:' + SECRET.encode() + b'@h:3128"}}',
+    ]
+)
+
+
+def run(module: t.Any, capsys: pytest.CaptureFixture[str], args: dict[str, t.Any], remote_tmp: Path) -> tuple[int, str]:
+    args = {"_ansible_remote_tmp": str(remote_tmp), "_ansible_keep_remote_files": False, **args}
+    capsys.readouterr()
+    with patch_module_args(args), pytest.raises(SystemExit) as exc:
+        module.main()
+    return int(exc.value.code or 0), capsys.readouterr().out
+
+
+def check_result(rc: int, out: str) -> dict[str, t.Any]:
+    result = json.loads(out)  # one JSON answer, whatever happened
+    assert rc in (0, 1), out
+    assert "MODULE FAILURE" not in out and "Traceback" not in out, out
+    assert SECRET not in out, out
+    if result.get("failed"):
+        assert str(result.get("msg") or "").strip(), out
+    return result
+
+
+def snapshot(directory: Path) -> dict[str, bytes | None]:
+    return {
+        str(p.relative_to(directory)): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+        for p in sorted(directory.rglob("*"))
+        if "remote-tmp" not in p.parts
+    }
+
+
+def _workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    work = tmp_path_factory.mktemp("case")
+    remote = work / "remote-tmp"
+    remote.mkdir()
+    return work / "t", remote
+
+
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "normal"])
+@CASES
+@given(
+    existing=_EXISTING,
+    settings_=st.none() | st.dictionaries(
+        st.sampled_from(["icc", "log-level", "live-restore", "hosts", "x-new", "proxies", "default-ulimits", "data-root"]) | _TEXT,
+        _ANY | st.just({"http-proxy": f"http://u:{SECRET}@h:3128"}),
+        max_size=4,
+    ) | _ANY,
+    remove=st.none() | st.lists(_TEXT, max_size=3) | _ANY,
+    allow_unknown=st.sampled_from([False, True, ["x-new"], "x-new", None, 3]),
+    mode=_MODE,
+    owner=_OWNER,
+)
+def test_docker_daemon_config(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+    check_mode: bool,
+    existing: bytes | None,
+    settings_: t.Any,
+    remove: t.Any,
+    allow_unknown: t.Any,
+    mode: t.Any,
+    owner: t.Any,
+) -> None:
+    work, remote = _workdir(tmp_path_factory)
+    work.mkdir()
+    target = work / "daemon.json"
+    if existing is not None:
+        target.write_bytes(existing)
+    before = snapshot(work)
+    args: dict[str, t.Any] = {
+        "path": str(target),
+        "settings": settings_,
+        "remove": remove,
+        "allow_unknown_keys": allow_unknown,
+        "check_conflicts": False,
+        "validate": False,
+        "_ansible_check_mode": check_mode,
+        "_ansible_diff": True,
+    }
+    if settings_ is None and remove is None:
+        args["settings"] = {"icc": False}
+    args.update({k: v for k, v in (("mode", mode), ("owner", owner)) if v is not None})
+    result = check_result(*run(docker_daemon_config, capsys, args, remote))
+    if result.get("failed") or check_mode:
+        assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "normal"])
+@CASES
+@given(
+    existing=st.sampled_from(
+        [
+            None,
+            b"",
+            b"apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources: []\n",
+            b"kind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - aescbc:\n"
+            b"      keys:\n      - {name: k, secret: " + SECRET.encode() + b"}\n      - {name: k2, secret: x, secret: y}\n",
+            b"[" * 50_000,
+            b": : :",
+            b"resources: !!python/object:os.system [x]",
+        ]
+    ),
+    provider=st.sampled_from(["aescbc", "secretbox", "aesgcm", "kms", "", "identity"]) | _ANY,
+    resources=st.none() | st.lists(st.sampled_from(["secrets", "configmaps", "", "*.*", "a\nb"]), max_size=3) | _ANY,
+    secret=st.none() | st.just(SECRET) | _TEXT,
+    key_name=st.none() | _TEXT,
+    mode=_MODE,
+    owner=_OWNER,
+)
+def test_kube_encryption_config(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+    check_mode: bool,
+    existing: bytes | None,
+    provider: t.Any,
+    resources: t.Any,
+    secret: t.Any,
+    key_name: t.Any,
+    mode: t.Any,
+    owner: t.Any,
+) -> None:
+    work, remote = _workdir(tmp_path_factory)
+    work.mkdir()
+    target = work / "enc.yaml"
+    if existing is not None:
+        target.write_bytes(existing)
+    before = snapshot(work)
+    args: dict[str, t.Any] = {"path": str(target), "provider": provider, "_ansible_check_mode": check_mode, "_ansible_diff": True}
+    args.update(
+        {k: v for k, v in (("resources", resources), ("secret", secret), ("key_name", key_name), ("mode", mode), ("owner", owner)) if v is not None}
+    )
+    result = check_result(*run(kube_encryption_config, capsys, args, remote))
+    if result.get("failed") or check_mode:
+        assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "normal"])
+@CASES
+@given(
+    watches=st.lists(
+        st.fixed_dictionaries({"path": st.sampled_from(["/etc/hostname", "/x y", "rel", "/a/../b", "/ok/z"]) | _TEXT}, optional={"name": _TEXT}),
+        max_size=3,
+    ) | _ANY,
+    key=st.sampled_from(["docker", "bad key", "", "k" * 40]) | _ANY,
+    existing=st.sampled_from([None, b"", b"-w /etc -k docker\n", b"\x00\xff"]),
+    fifo=st.booleans(),
+)
+def test_audit_rules(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+    check_mode: bool,
+    watches: t.Any,
+    key: t.Any,
+    existing: bytes | None,
+    fifo: bool,
+) -> None:
+    work, remote = _workdir(tmp_path_factory)
+    work.mkdir()
+    target = work / "bulwark.rules"
+    if fifo:
+        os.mkfifo(target)
+    elif existing is not None:
+        target.write_bytes(existing)
+    before = snapshot(work)
+    args = {"path": str(target), "key": key, "watches": watches, "load": False, "_ansible_check_mode": check_mode}
+    result = check_result(*run(audit_rules, capsys, args, remote))
+    if result.get("failed") or check_mode:
+        assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "normal"])
+@CASES
+@given(
+    paths=st.lists(
+        st.fixed_dictionaries(
+            {"path": st.sampled_from(["f", "d", "d/sub", "missing", "link", "fifo"]) | _TEXT},
+            optional={"owner": _OWNER, "group": _OWNER, "mode": _MODE, "mode_max": _ANY, "recurse": _ANY},
+        ),
+        max_size=3,
+    ) | _ANY,
+)
+def test_path_permissions(
+    capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory, check_mode: bool, paths: t.Any
+) -> None:
+    work, remote = _workdir(tmp_path_factory)
+    (work / "d" / "sub").mkdir(parents=True)
+    (work / "f").write_bytes(b"x")
+    (work / "link").symlink_to(work / "f")
+    os.mkfifo(work / "fifo")
+    if isinstance(paths, list):
+        paths = [
+            dict(entry, path=str(work / entry["path"])) if isinstance(entry, dict) and isinstance(entry.get("path"), str) and "\x00" not in entry["path"] else entry
+            for entry in paths
+        ]
+    modes = {str(p): p.lstat().st_mode for p in work.rglob("*")}
+    result = check_result(*run(path_permissions, capsys, {"paths": paths, "_ansible_check_mode": check_mode}, remote))
+    if result.get("failed") or check_mode:
+        assert {str(p): p.lstat().st_mode for p in work.rglob("*")} == modes
