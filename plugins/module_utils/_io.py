@@ -35,6 +35,9 @@ __all__ = [
 ]
 
 
+MAX_ID = 2**32 - 2  # 2**32 - 1 is (uid_t) -1, "no change"
+
+
 @dataclass(frozen=True)
 class FileState:
     """A regular file as it is on the host (``exists`` False: there is none)."""
@@ -80,6 +83,9 @@ def group_exists(name: str) -> bool:
 def resolve_owner(owner: str | None, group: str | None) -> tuple[int | None, int | None]:
     """User and group names (or numbers) to ids; KeyError names the one that does not exist."""
     uid = gid = None
+    for name in (owner, group):
+        if name is not None and ("\x00" in name or (name.isdigit() and int(name) > MAX_ID)):
+            raise KeyError(name)  # as for a name that does not exist, not a ValueError or OverflowError later
     if owner is not None:
         uid = int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid
     if group is not None:

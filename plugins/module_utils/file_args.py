@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 import typing as t
 
+from ansible_collections.bulwark.hardening.plugins.module_utils._io import MAX_ID
+
 __all__ = ["file_arg_problems"]
 
-_MAX_ID = 2**32 - 2  # 2**32 - 1 is (uid_t) -1, "no change"
 _OCTAL = re.compile(r"0?[0-7]{3,4}\Z")
 # What chmod(1) and Ansible's file module take: u+rw,g-w,o= ...
 _SYMBOLIC = re.compile(r"[ugoa]*[-+=][rwxXstugo]*(?:,[ugoa]*[-+=][rwxXstugo]*)*\Z")
@@ -51,8 +52,8 @@ def file_arg_problems(
     for key, exists in (("owner", user_exists), ("group", group_exists)):
         value = params.get(key)
         if isinstance(value, str) and value.isdigit():
-            if int(value) > _MAX_ID:  # chown would raise OverflowError
-                problems.append(f"{key}: {value} is not a {'uid' if key == 'owner' else 'gid'}; ids go up to {_MAX_ID}.")
+            if int(value) > MAX_ID:  # chown would raise OverflowError
+                problems.append(f"{key}: {value} is not a {'uid' if key == 'owner' else 'gid'}; ids go up to {MAX_ID}.")
             continue
         if value is None:
             continue

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 # Characters that cannot be part of a member name in /etc/group (field and list separators) or
 # that gpasswd -M would split on.
-_FORBIDDEN = frozenset(",:\n\r\t ")
+_FORBIDDEN = frozenset(",:\n\r\t \x00")  # NUL: no C library call takes it
 
 
 class GroupMembersError(ValueError):
@@ -72,7 +72,7 @@ def validate_group_name(name: t.Any) -> str:
     if bad:
         raise GroupMembersError(
             f"name: {name!r} contains {', '.join(repr(c) for c in bad)}; a group name cannot contain"
-            " commas, colons or whitespace."
+            " commas, colons, whitespace or NUL bytes."
         )
     return name
 
@@ -95,7 +95,7 @@ def validate_members(members: t.Any) -> tuple[str, ...]:
         if bad:
             problems.append(
                 f"members[{index}]: {name!r} contains {', '.join(repr(c) for c in bad)};"
-                " a user name cannot contain commas, colons or whitespace"
+                " a user name cannot contain commas, colons, whitespace or NUL bytes"
             )
     if problems:
         raise GroupMembersError("; ".join(problems) + ". Nothing was changed.")

@@ -214,7 +214,7 @@ def parse_specs(entries: t.Sequence[t.Mapping[str, t.Any]]) -> tuple[PathSpec, .
     for index, entry in enumerate(entries):
         where = f"paths[{index}]"
         path = entry.get("path")
-        if not isinstance(path, str) or not path:
+        if not isinstance(path, str) or not path or "\x00" in path:
             problems.append(f"{where}.path: {path!r} is not a path")
             continue
         if not posixpath.isabs(path):

@@ -219,6 +219,7 @@ import typing as t
 
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.bulwark.hardening.plugins.module_utils._io import MAX_ID
 from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.path_permissions import (
     DIRECTORY,
@@ -234,8 +235,6 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.path_permissions
     plan_paths,
     resolve_accounts,
 )
-
-MAX_ID = 2**32 - 2  # 2**32 - 1 is (uid_t) -1, "no change"
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "paths": {

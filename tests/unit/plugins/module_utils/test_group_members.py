@@ -91,8 +91,8 @@ def test_validate_members(members: list[str], expected: tuple[str, ...]) -> None
         (["alice", ""], "members[1]: '' is not a user name. Nothing was changed."),
         (
             ["alice,bob", "eve mallory"],
-            "members[0]: 'alice,bob' contains ','; a user name cannot contain commas, colons or whitespace;"
-            " members[1]: 'eve mallory' contains ' '; a user name cannot contain commas, colons or whitespace."
+            "members[0]: 'alice,bob' contains ','; a user name cannot contain commas, colons, whitespace or NUL bytes;"
+            " members[1]: 'eve mallory' contains ' '; a user name cannot contain commas, colons, whitespace or NUL bytes."
             " Nothing was changed.",
         ),
         ([None], "members[0]: None is not a user name. Nothing was changed."),
@@ -108,7 +108,7 @@ def test_validate_members_errors(members: t.Any, message: str) -> None:
     ("name", "message"),
     [
         ("", "name: '' is not a group name; give the name of an existing local group."),
-        ("dock:er", "name: 'dock:er' contains ':'; a group name cannot contain commas, colons or whitespace."),
+        ("dock:er", "name: 'dock:er' contains ':'; a group name cannot contain commas, colons, whitespace or NUL bytes."),
     ],
 )
 def test_validate_group_name_errors(name: str, message: str) -> None:

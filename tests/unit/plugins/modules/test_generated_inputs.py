@@ -78,6 +78,10 @@ def snapshot(directory: Path) -> dict[str, bytes | None]:
     }
 
 
+def _relative_path(entry: t.Any) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("path"), str) and "\x00" not in entry["path"]
+
+
 def _workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("case")
     remote = work / "remote-tmp"
@@ -238,10 +242,157 @@ def test_path_permissions(
     os.mkfifo(work / "fifo")
     if isinstance(paths, list):
         paths = [
-            dict(entry, path=str(work / entry["path"])) if isinstance(entry, dict) and isinstance(entry.get("path"), str) and "\x00" not in entry["path"] else entry
-            for entry in paths
+            dict(entry, path=str(work / entry["path"])) if _relative_path(entry) else entry for entry in paths
         ]
     modes = {str(p): p.lstat().st_mode for p in work.rglob("*")}
     result = check_result(*run(path_permissions, capsys, {"paths": paths, "_ansible_check_mode": check_mode}, remote))
     if result.get("failed") or check_mode:
         assert {str(p): p.lstat().st_mode for p in work.rglob("*")} == modes
+
+
+_FLAG_VALUE = st.none() | _TEXT | st.sampled_from(["/etc/kubernetes/x.yaml", "/audit.log", "/var/log/a.log", "true", "a,b"])
+
+
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "normal"])
+@CASES
+@given(
+    manifest=st.sampled_from(["kubeadm", "missing", "empty", "two-commands", "not-a-pod", "deep"]),
+    set_=st.none()
+    | st.dictionaries(
+        st.sampled_from(["profiling", "audit-log-path", "enable-admission-plugins"]) | _TEXT, _FLAG_VALUE | _ANY, max_size=3
+    )
+    | _ANY,
+    remove=st.none() | st.lists(_TEXT, max_size=2) | _ANY,
+    files=st.none()
+    | st.lists(
+        st.fixed_dictionaries(
+            {"path": st.sampled_from(["cfg/a.yaml", "cfg/../../escape", "", "cfg/\x00"]) | _TEXT},
+            optional={"content": _TEXT | _ANY, "secret_content": st.just(SECRET), "mode": _MODE, "owner": _OWNER},
+        ),
+        max_size=2,
+    )
+    | _ANY,
+    container=st.none() | st.sampled_from(["kube-apiserver", "nope"]) | _ANY,
+)
+def test_static_pod(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+    check_mode: bool,
+    manifest: str,
+    set_: t.Any,
+    remove: t.Any,
+    files: t.Any,
+    container: t.Any,
+) -> None:
+    from ansible_collections.bulwark.hardening.plugins.modules import static_pod
+    from ansible_collections.bulwark.hardening.tests.unit.plugins.kube_apiserver_fixtures import KUBE_APISERVER
+
+    work, remote = _workdir(tmp_path_factory)
+    (work / "manifests").mkdir(parents=True)
+    target = work / "manifests" / "kube-apiserver.yaml"
+    content = {
+        "kubeadm": KUBE_APISERVER,
+        "empty": "",
+        "two-commands": KUBE_APISERVER.replace("    image:", "    command: [x]\n    image:", 1),
+        "not-a-pod": "kind: Deployment\n",
+        "deep": "[" * 50_000,
+    }.get(manifest)
+    if content is not None:
+        target.write_text(content)
+    if isinstance(files, list):
+        files = [
+            dict(f, path=str(work / f["path"])) if isinstance(f, dict) and isinstance(f.get("path"), str) and f["path"] else f
+            for f in files
+        ]
+    before = snapshot(work)
+    args: dict[str, t.Any] = {
+        "path": str(target),
+        "set": set_,
+        "remove": remove,
+        "files": files,
+        "container": container,
+        "validate_flags": False,
+        "check_paths": False,
+        "wait": False,
+        "backup_dir": str(work / "backups"),
+        "_ansible_check_mode": check_mode,
+        "_ansible_diff": True,
+    }
+    result = check_result(*run(static_pod, capsys, {k: v for k, v in args.items() if v is not None}, remote))
+    if result.get("failed") or check_mode:
+        assert snapshot(work) == before
+
+
+_PORT = st.integers(-1, 70000) | st.sampled_from(["22", "8000-8100", "9-1", "22\n", "0x16", "ssh"]) | _TEXT
+_SOURCE = st.sampled_from(["10.0.0.0/8", "10.0.0.1/8", "fd00::/8", "0.0.0.0/0", "10.0.0.0/33", "10.0.0.0/8\n"]) | _TEXT
+
+
+@CASES
+@given(
+    policy=st.none()
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            "input": st.fixed_dictionaries(
+                {},
+                optional={
+                    "allow": st.lists(
+                        st.fixed_dictionaries(
+                            {},
+                            optional={
+                                "ports": st.lists(_PORT, max_size=2) | _ANY,
+                                "sources": st.lists(_SOURCE, max_size=2) | _ANY,
+                                "service": _TEXT | _ANY,
+                                "protocol": st.sampled_from(["tcp", "udp", "icmp", ""]),
+                            },
+                        ),
+                        max_size=2,
+                    )
+                    | _ANY,
+                    "log_rate": st.sampled_from(["5/minute", "5/minute\n", "0/second", "x"]) | _ANY,
+                    "icmp_echo": _ANY,
+                },
+            )
+            | _ANY,
+            "forward": _ANY,
+        },
+    )
+    | _ANY,
+    table=st.sampled_from(["bulwark", "filter", "counter", "x" * 40, "bad name", "nat"]) | _TEXT,
+    state=st.sampled_from(["present", "absent", "gone"]),
+)
+def test_nftables_policy_in_check_mode(
+    capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory, policy: t.Any, table: t.Any, state: str
+) -> None:
+    """Check mode only: it reads the host's ruleset and loads the wanted table in a scratch network
+    namespace, and changes nothing (the normal mode runs against real namespaces in tests/integration)."""
+    from ansible_collections.bulwark.hardening.plugins.modules import nftables_policy
+
+    work, remote = _workdir(tmp_path_factory)
+    work.mkdir()
+    persist = work / "nftables.nft"
+    ruleset = os.popen("nft list ruleset 2>/dev/null").read()
+    args = {"policy": policy, "table": table, "state": state, "persist_path": str(persist), "_ansible_check_mode": True, "_ansible_diff": True}
+    check_result(*run(nftables_policy, capsys, args, remote))
+    assert not persist.exists()
+    assert os.popen("nft list ruleset 2>/dev/null").read() == ruleset
+
+
+@CASES
+@given(
+    name=st.sampled_from(["docker", "root", "nosuch-bulwark", "", "bad name", "a" * 40, "doc\x00ker"]) | _ANY,
+    members=st.lists(st.sampled_from(["root", "nobody", "nosuch-bulwark", "", "a,b", "x\n"]) | _TEXT, max_size=3) | _ANY,
+    prune=_ANY,
+    create=st.booleans(),
+)
+def test_group_members_in_check_mode(
+    capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory, name: t.Any, members: t.Any, prune: t.Any, create: bool
+) -> None:
+    """Check mode only: the groups are this machine's own. /etc/group stays as it was."""
+    from ansible_collections.bulwark.hardening.plugins.modules import group_members
+
+    _work, remote = _workdir(tmp_path_factory)
+    before = Path("/etc/group").read_bytes()
+    args = {"name": name, "members": members, "prune": prune, "create": create, "_ansible_check_mode": True, "_ansible_diff": True}
+    check_result(*run(group_members, capsys, args, remote))
+    assert Path("/etc/group").read_bytes() == before

@@ -211,7 +211,7 @@ def test_gpasswd_failure_is_reported(db: FakeDb, commands: mock.MagicMock, capsy
         ({"members": ["alice"]}, "missing required arguments: name"),
         (
             {"name": "docker", "members": ["alice,bob"]},
-            "members[0]: 'alice,bob' contains ','; a user name cannot contain commas, colons or whitespace. Nothing was"
+            "members[0]: 'alice,bob' contains ','; a user name cannot contain commas, colons, whitespace or NUL bytes. Nothing was"
             " changed.",
         ),
         (
