@@ -55,8 +55,11 @@ _EXISTING = st.sampled_from(
 def run(module: t.Any, capsys: pytest.CaptureFixture[str], args: dict[str, t.Any], remote_tmp: Path) -> tuple[int, str]:
     args = {"_ansible_remote_tmp": str(remote_tmp), "_ansible_keep_remote_files": False, **args}
     capsys.readouterr()
+    root = os.stat("/")
     with patch_module_args(args), pytest.raises(SystemExit) as exc:
         module.main()
+    # Defence in depth: no generated case reaches beyond its directory (see _inside).
+    assert os.stat("/")[:6] == root[:6]
     return int(exc.value.code or 0), capsys.readouterr().out
 
 
@@ -78,8 +81,20 @@ def snapshot(directory: Path) -> dict[str, bytes | None]:
     }
 
 
-def _relative_path(entry: t.Any) -> bool:
-    return isinstance(entry, dict) and isinstance(entry.get("path"), str) and "\x00" not in entry["path"]
+def _inside(work: Path, path: t.Any) -> t.Any:
+    """A generated path, kept inside WORK whatever it says. A run in normal mode changes what it is
+    given, so nothing generated may name a path of this machine: an absolute path is re-rooted in
+    WORK, and one that climbs with '..' (or starts with relative/) is left relative, which the
+    modules must refuse."""
+    if not isinstance(path, str) or not path or "\x00" in path:
+        return path
+    if path.startswith("relative/") or ".." in path.split("/"):
+        return "relative/" + path.lstrip("/")
+    return f"{work}/{path.lstrip('/')}"
+
+
+def _with_path(work: Path, entry: t.Any) -> t.Any:
+    return dict(entry, path=_inside(work, entry["path"])) if isinstance(entry, dict) and "path" in entry else entry
 
 
 def _workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
@@ -226,7 +241,7 @@ def test_audit_rules(
 @given(
     paths=st.lists(
         st.fixed_dictionaries(
-            {"path": st.sampled_from(["f", "d", "d/sub", "missing", "link", "fifo"]) | _TEXT},
+            {"path": st.sampled_from(["f", "d", "d/sub", "missing", "link", "fifo", "relative/f"]) | _TEXT},
             optional={"owner": _OWNER, "group": _OWNER, "mode": _MODE, "mode_max": _ANY, "recurse": _ANY},
         ),
         max_size=3,
@@ -241,9 +256,7 @@ def test_path_permissions(
     (work / "link").symlink_to(work / "f")
     os.mkfifo(work / "fifo")
     if isinstance(paths, list):
-        paths = [
-            dict(entry, path=str(work / entry["path"])) if _relative_path(entry) else entry for entry in paths
-        ]
+        paths = [_with_path(work, entry) for entry in paths]
     modes = {str(p): p.lstat().st_mode for p in work.rglob("*")}
     result = check_result(*run(path_permissions, capsys, {"paths": paths, "_ansible_check_mode": check_mode}, remote))
     if result.get("failed") or check_mode:
@@ -266,7 +279,7 @@ _FLAG_VALUE = st.none() | _TEXT | st.sampled_from(["/etc/kubernetes/x.yaml", "/a
     files=st.none()
     | st.lists(
         st.fixed_dictionaries(
-            {"path": st.sampled_from(["cfg/a.yaml", "cfg/../../escape", "", "cfg/\x00"]) | _TEXT},
+            {"path": st.sampled_from(["cfg/a.yaml", "cfg/../../escape", "", "cfg/\x00", "relative/a"]) | _TEXT},
             optional={"content": _TEXT | _ANY, "secret_content": st.just(SECRET), "mode": _MODE, "owner": _OWNER},
         ),
         max_size=2,
@@ -300,10 +313,7 @@ def test_static_pod(
     if content is not None:
         target.write_text(content)
     if isinstance(files, list):
-        files = [
-            dict(f, path=str(work / f["path"])) if isinstance(f, dict) and isinstance(f.get("path"), str) and f["path"] else f
-            for f in files
-        ]
+        files = [_with_path(work, entry) for entry in files]
     before = snapshot(work)
     args: dict[str, t.Any] = {
         "path": str(target),
