@@ -115,6 +115,7 @@ def kernel_watches(listing: str, key: str) -> dict[str, str]:
 
 @dataclasses.dataclass(frozen=True)
 class AuditPlan:
+    content: bytes  # the rules file as it should be
     file_changed: bool
     to_add: tuple[Watch, ...]  # not in the kernel (or with fewer permissions)
     to_remove: tuple[str, ...]  # paths the kernel watches for our key that are no longer wanted
@@ -144,7 +145,7 @@ def plan_audit_rules(
     file_changed = current_file != wanted
     written = set((current_file or b"").decode(errors="replace").splitlines())
     if kernel is None:
-        return AuditPlan(file_changed, (), (), {watch.name: "not-in-effect" for watch in watches})
+        return AuditPlan(wanted, file_changed, (), (), {watch.name: "not-in-effect" for watch in watches})
     missing = [w for w in watches if not set(_PERMISSIONS) <= set(kernel.get(w.path, ""))]
     status: dict[str, str] = {}
     to_add: list[Watch] = []
@@ -160,7 +161,7 @@ def plan_audit_rules(
             status[watch.name] = "ok" if rule_line(watch, key) in written else "changed"
     wanted_paths = {w.path for w in watches}
     to_remove = tuple(sorted(path for path in kernel if path not in wanted_paths)) if load else ()
-    return AuditPlan(file_changed, tuple(to_add), to_remove, status)
+    return AuditPlan(wanted, file_changed, tuple(to_add), to_remove, status)
 
 
 def rule_line(watch: Watch, key: str) -> str:

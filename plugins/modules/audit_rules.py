@@ -128,16 +128,22 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bulwark.hardening.plugins.module_utils._io import backup_copy, read_state, write_atomically
+from ansible_collections.bulwark.hardening.plugins.module_utils._io import (
+    backup_copy,
+    group_exists,
+    read_state,
+    user_exists,
+    write_atomically,
+)
 from ansible_collections.bulwark.hardening.plugins.module_utils.audit_rules import (
     AuditRulesError,
     Watch,
     kernel_watches,
     plan_audit_rules,
-    render_rules,
     validate_key,
     validate_watches,
 )
+from ansible_collections.bulwark.hardening.plugins.module_utils.file_args import file_arg_problems
 from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
@@ -181,8 +187,9 @@ def main() -> None:
     params = module.params
     path = params["path"]
     try:
-        if not os.path.isabs(path) or "\x00" in path or "\n" in path:
-            raise AuditRulesError(f"path must be an absolute path, not {path!r}.")
+        path_problems = file_arg_problems(params, user_exists, group_exists)  # the path: absolute, one line
+        if path_problems:
+            raise AuditRulesError(" ".join(path_problems))
         key = validate_key(params["key"])
         watches = validate_watches(params["watches"])
         current = read_state(path)
@@ -210,7 +217,7 @@ def main() -> None:
         if plan.file_changed:
             if params["backup"] and current.exists:
                 output["backup_file"] = backup_copy(os.path.dirname(path), path, current.content or b"")
-            write_atomically(path, render_rules(watches, key), mode=0o640, uid=0, gid=0, directory_mode=0o750)
+            write_atomically(path, plan.content, mode=0o640, uid=0, gid=0, directory_mode=0o750)
         if kernel is not None and auditctl is not None:
             problems += apply_kernel(module, auditctl, key, kernel, to_add, plan.to_remove)
             after, after_reason = read_kernel(module, auditctl, key)
@@ -223,7 +230,7 @@ def main() -> None:
     if module._diff:
         output["diff"] = {
             "before": (current.content or b"").decode(errors="replace"),
-            "after": render_rules(watches, key).decode(),
+            "after": plan.content.decode(),
             "before_header": path,
             "after_header": path,
         }
