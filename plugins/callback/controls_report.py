@@ -116,7 +116,7 @@ from ansible_collections.bulwark.hardening.plugins.plugin_utils.catalog import (
     SNAPSHOT_ENV,
     read_catalog,
     read_json,
-    write_atomically,
+    write_report,
 )
 
 
@@ -191,16 +191,15 @@ class CallbackModule(CallbackBase):
         task = getattr(result, "task", None) or getattr(result, "_task", None)
         return (getattr(task, "name", None) or result.task_name) if task is not None else result.task_name
 
-    def _take_plugin_results(self, result: t.Any, host: str) -> None:
-        """The waivers the role guard resolved for this host, and the gate's policy."""
-        data = result.result
-        if _action_is(result.task, "check_role_vars") and isinstance(data.get("bulwark_waivers"), list):
-            try:
-                self._ledger.set_waivers(host, [waiver_from_dict(w) for w in data["bulwark_waivers"]])
-            except (KeyError, TypeError, ValueError) as exc:
-                self._warn_once(f"cannot read the waivers check_role_vars returned for {host}: {exc}")
-        if _action_is(result.task, "controls_gate") and isinstance(data.get("fail_on"), str):
-            self._fail_on = data["fail_on"]
+    def _take_waivers(self, result: t.Any, host: str) -> None:
+        """The waivers the role guard (check_role_vars) resolved for this host."""
+        waivers = result.result.get("bulwark_waivers")
+        if not _action_is(result.task, "check_role_vars") or not isinstance(waivers, list):
+            return
+        try:
+            self._ledger.set_waivers(host, [waiver_from_dict(w) for w in waivers])
+        except (KeyError, TypeError, ValueError) as exc:
+            self._warn_once(f"cannot read the waivers check_role_vars returned for {host}: {exc}")
 
     def _collect(self, result: t.Any, event: str) -> None:
         self._load()
@@ -208,9 +207,10 @@ class CallbackModule(CallbackBase):
             return
         host = result.host.get_name()
         if _action_is(result.task, "controls_gate"):
-            # The gate's own host (localhost) is not a host of the report.
+            # The gate's own host (localhost) is not a host of the report; its policy is the report's.
             self._gate_hosts.add(host)
-            self._take_plugin_results(result, host)
+            if isinstance(result.result.get("fail_on"), str):
+                self._fail_on = result.result["fail_on"]
             return
         self._ledger.add_host(host)
         if event == "unreachable":
@@ -218,7 +218,7 @@ class CallbackModule(CallbackBase):
         if event != "skipped":
             self._ledger.role_ran(host, self._role_name(result))
         if event == "ok":
-            self._take_plugin_results(result, host)
+            self._take_waivers(result, host)
         task_name = self._task_name(result)
         try:
             ids = parse_control_ids(task_name)
@@ -264,14 +264,14 @@ class CallbackModule(CallbackBase):
         if self._snapshot is None:
             fd, self._snapshot = tempfile.mkstemp(prefix="bulwark-controls-", suffix=".json")
             os.close(fd)
-        write_atomically(self._snapshot, json.dumps(self._report(None)), mode=0o600)
+        write_report(self._snapshot, json.dumps(self._report(None)), mode=0o600)
         os.environ[SNAPSHOT_ENV] = self._snapshot
 
     def _write(self, kind: str, path: str | None, text: str) -> None:
         if not path:
             return
         try:
-            write_atomically(path, text)
+            write_report(path, text)
         except OSError as exc:
             self._display.warning(f"controls_report: cannot write the {kind} report to {path}: {exc}")
             return

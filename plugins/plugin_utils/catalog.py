@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import typing as t
 
 import yaml
+from ansible_collections.bulwark.hardening.plugins.module_utils._io import write_atomically
 from ansible_collections.bulwark.hardening.plugins.module_utils.controls import (
     Catalog,
     ControlCatalogError,
@@ -49,20 +49,9 @@ def read_catalog(path: str) -> Catalog:
         raise ControlCatalogError(f"{path}: {exc}") from exc
 
 
-def write_atomically(path: str, text: str, mode: int = 0o644) -> None:
-    """Write a whole file or leave the old one: a reader never sees half a report."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".bulwark-report-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def write_report(path: str, text: str, mode: int = 0o644) -> None:
+    """Write a whole report or leave the old one: a reader never sees half a file."""
+    write_atomically(os.path.abspath(path), text.encode("utf-8"), mode=mode, directory_mode=0o755)
 
 
 def read_json(path: str) -> t.Any:
