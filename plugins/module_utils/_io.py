@@ -27,6 +27,7 @@ __all__ = [
     "backup_copy",
     "backup_name",
     "group_exists",
+    "impossible_account",
     "read_state",
     "remove_file",
     "resolve_owner",
@@ -64,6 +65,12 @@ def read_state(path: str) -> FileState:
         return FileState(True, handle.read(), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
 
 
+def impossible_account(name: str) -> bool:
+    """A name no user or group can have: a NUL byte in it, or a number beyond the largest id.
+    (The C library raises ValueError for the one and chown OverflowError for the other.)"""
+    return "\x00" in name or (name.isdigit() and int(name) > MAX_ID)
+
+
 def user_exists(name: str) -> bool:
     try:
         pwd.getpwnam(name)
@@ -84,8 +91,8 @@ def resolve_owner(owner: str | None, group: str | None) -> tuple[int | None, int
     """User and group names (or numbers) to ids; KeyError names the one that does not exist."""
     uid = gid = None
     for name in (owner, group):
-        if name is not None and ("\x00" in name or (name.isdigit() and int(name) > MAX_ID)):
-            raise KeyError(name)  # as for a name that does not exist, not a ValueError or OverflowError later
+        if name is not None and impossible_account(name):
+            raise KeyError(name)  # as for a name that does not exist
     if owner is not None:
         uid = int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid
     if group is not None:

@@ -219,7 +219,7 @@ import typing as t
 
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.bulwark.hardening.plugins.module_utils._io import MAX_ID
+from ansible_collections.bulwark.hardening.plugins.module_utils._io import impossible_account
 from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.path_permissions import (
     DIRECTORY,
@@ -258,8 +258,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
 
 
 def lookup_user(value: str) -> Account | None:
-    if "\x00" in value or (value.isdigit() and int(value) > MAX_ID):
-        return None  # no such account, rather than a ValueError or OverflowError
+    if impossible_account(value):
+        return None
     if value.isdigit():
         try:
             return Account(int(value), pwd.getpwuid(int(value)).pw_name)
@@ -273,8 +273,8 @@ def lookup_user(value: str) -> Account | None:
 
 
 def lookup_group(value: str) -> Account | None:
-    if "\x00" in value or (value.isdigit() and int(value) > MAX_ID):
-        return None  # no such account, rather than a ValueError or OverflowError
+    if impossible_account(value):
+        return None
     if value.isdigit():
         try:
             return Account(int(value), grp.getgrgid(int(value)).gr_name)
