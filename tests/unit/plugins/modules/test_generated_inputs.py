@@ -73,6 +73,14 @@ def check_result(rc: int, out: str) -> dict[str, t.Any]:
     return result
 
 
+def run_on_files(module: t.Any, capsys: pytest.CaptureFixture[str], work: Path, remote: Path, args: dict[str, t.Any]) -> None:
+    """Run MODULE once on the files in WORK: a failure, or check mode, leaves them byte for byte as they were."""
+    before = snapshot(work)
+    result = check_result(*run(module, capsys, args, remote))
+    if result.get("failed") or args.get("_ansible_check_mode"):
+        assert snapshot(work) == before
+
+
 def snapshot(directory: Path) -> dict[str, bytes | None]:
     return {
         str(p.relative_to(directory)): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
@@ -134,7 +142,6 @@ def test_docker_daemon_config(
     target = work / "daemon.json"
     if existing is not None:
         target.write_bytes(existing)
-    before = snapshot(work)
     args: dict[str, t.Any] = {
         "path": str(target),
         "settings": settings_,
@@ -148,9 +155,7 @@ def test_docker_daemon_config(
     if settings_ is None and remove is None:
         args["settings"] = {"icc": False}
     args.update({k: v for k, v in (("mode", mode), ("owner", owner)) if v is not None})
-    result = check_result(*run(docker_daemon_config, capsys, args, remote))
-    if result.get("failed") or check_mode:
-        assert snapshot(work) == before
+    run_on_files(docker_daemon_config, capsys, work, remote, args)
 
 
 @pytest.mark.parametrize("check_mode", [True, False], ids=["check", "normal"])
@@ -192,14 +197,11 @@ def test_kube_encryption_config(
     target = work / "enc.yaml"
     if existing is not None:
         target.write_bytes(existing)
-    before = snapshot(work)
     args: dict[str, t.Any] = {"path": str(target), "provider": provider, "_ansible_check_mode": check_mode, "_ansible_diff": True}
     args.update(
         {k: v for k, v in (("resources", resources), ("secret", secret), ("key_name", key_name), ("mode", mode), ("owner", owner)) if v is not None}
     )
-    result = check_result(*run(kube_encryption_config, capsys, args, remote))
-    if result.get("failed") or check_mode:
-        assert snapshot(work) == before
+    run_on_files(kube_encryption_config, capsys, work, remote, args)
 
 
 @pytest.mark.parametrize("check_mode", [True, False], ids=["check", "normal"])
@@ -229,11 +231,8 @@ def test_audit_rules(
         os.mkfifo(target)
     elif existing is not None:
         target.write_bytes(existing)
-    before = snapshot(work)
     args = {"path": str(target), "key": key, "watches": watches, "load": False, "_ansible_check_mode": check_mode}
-    result = check_result(*run(audit_rules, capsys, args, remote))
-    if result.get("failed") or check_mode:
-        assert snapshot(work) == before
+    run_on_files(audit_rules, capsys, work, remote, args)
 
 
 @pytest.mark.parametrize("check_mode", [True, False], ids=["check", "normal"])
@@ -314,7 +313,6 @@ def test_static_pod(
         target.write_text(content)
     if isinstance(files, list):
         files = [_with_path(work, entry) for entry in files]
-    before = snapshot(work)
     args: dict[str, t.Any] = {
         "path": str(target),
         "set": set_,
@@ -328,9 +326,7 @@ def test_static_pod(
         "_ansible_check_mode": check_mode,
         "_ansible_diff": True,
     }
-    result = check_result(*run(static_pod, capsys, {k: v for k, v in args.items() if v is not None}, remote))
-    if result.get("failed") or check_mode:
-        assert snapshot(work) == before
+    run_on_files(static_pod, capsys, work, remote, {k: v for k, v in args.items() if v is not None})
 
 
 _PORT = st.integers(-1, 70000) | st.sampled_from(["22", "8000-8100", "9-1", "22\n", "0x16", "ssh"]) | _TEXT
