@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """The controller side of bulwark.hardening.check_role_vars: the role's argument spec, its
-variables as the role will read them, and type_problems() between the two. Nothing runs on the host."""
+variables as the role will read them, type_problems() between the two, and the benchmark's
+floors, which the host's waivers lift. Nothing runs on the host."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import typing as t
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.bulwark.hardening.plugins.module_utils.benchmark_floors import floor_problems
 from ansible_collections.bulwark.hardening.plugins.module_utils.controls import ControlCatalogError
 from ansible_collections.bulwark.hardening.plugins.module_utils.role_vars import type_problems
 from ansible_collections.bulwark.hardening.plugins.module_utils.waivers import (
@@ -52,6 +54,7 @@ class ActionModule(ActionBase):
             waivers = self._host_waivers(task_vars)
         except (WaiverError, ControlCatalogError) as exc:
             problems.append(str(exc))
+        problems += floor_problems(values, {waiver["id"] for waiver in waivers})
         result.update(changed=False, checked=sorted(values))
         if problems:
             result.update(failed=True, problems=problems, msg=" ".join(problems) + " Nothing was changed.")

@@ -30,7 +30,7 @@ def strict_module(argument_spec: dict[str, t.Any], **kwargs: t.Any) -> AnsibleMo
     """``AnsibleModule(argument_spec, **kwargs)``, once every list and dict option is a list or a dict."""
     params = _load_params()
     # Not a mapping only where a tool imports the module to read its spec (ansible-test's validate-modules).
-    problems = type_problems(argument_spec, params, extra_vars_hint=False) if isinstance(params, t.Mapping) else []
+    problems = type_problems(argument_spec, params, role_variables=False) if isinstance(params, t.Mapping) else []
     if problems:
         # Answered the way fail_json answers, but before AnsibleModule exists, so without its echo
         # of the arguments: no option's value, secret or not, reaches the output.

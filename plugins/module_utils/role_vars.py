@@ -12,17 +12,25 @@ ansible-core's role argument validation coerces a copy and hands the role the or
 given for a list passes (``"Node,RBAC"`` becomes ``[Node, RBAC]`` in the copy), and the role then
 loops over its characters. This refuses what the role could not use: anything but a list where
 a list is wanted, anything but a mapping where a dict is wanted, at every depth of ``options``.
+
+A role variable is also held to what every role of this collection reads it as (argument_specs
+coerces a copy here too, and knows nothing of lines or paths): a string is text, not a number or
+a bool, is not empty and is one line (the values go into unit files, rules files and command
+lines, where a newline adds a line); a path is absolute and does not climb with ``..``; a number
+is a count, a size or a time, so a whole number of 1 or more, and never a bool.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import typing as t
 
 __all__ = ["type_problems"]
 
 
 _QUOTE_LIMIT = 60
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _kind(value: t.Any, secret: bool = False) -> str:
@@ -60,42 +68,93 @@ def _dict_problem(where: str, value: t.Any, top: bool, secret: bool = False) -> 
     return f"{where} must be a dict, not {_kind(value, secret)}{hint}."
 
 
-def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool) -> list[str]:
+def _text_problem(where: str, kind: str, value: t.Any, secret: bool) -> str | None:
+    # argument_specs turns anything into a string for a str option, even a list or a dict.
+    if isinstance(value, (bool, int, float)):
+        return f"{where} must be a string, not {_kind(value)}; quote it in YAML."
+    if not isinstance(value, str):
+        return f"{where} must be a string, not {_kind(value)}."
+    if not value:
+        return f"{where} must not be an empty string."
+    if _CONTROL_CHARACTER.search(value):
+        return f"{where} must be one line without control characters, not {_kind(value, secret)}."
+    if kind == "path" and not value.startswith(("/", "~")):
+        return f"{where} must be an absolute path, not {_kind(value, secret)} (on the controller: {{{{ playbook_dir }}}}/...)."
+    if kind == "path" and ".." in value.split("/"):
+        return f"{where} must not climb with '..', not {_kind(value, secret)}."
+    return None
+
+
+def _number_problem(where: str, value: t.Any) -> str | None:
+    if isinstance(value, bool):
+        return f"{where} must be a whole number, not {_kind(value)}."
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None  # argument_specs refused it already, by name
+    if number < 1:
+        return f"{where} must be 1 or more, not {number}."
+    return None
+
+
+def _scalar_problems(where: str, kind: t.Any, value: t.Any, secret: bool) -> list[str]:
+    """A role variable's text or number, as every role reads it (see the module's docstring)."""
+    if kind in ("str", "path"):
+        problem = _text_problem(where, kind, value, secret)
+    elif kind == "int":
+        problem = _number_problem(where, value)
+    else:
+        problem = None
+    return [problem] if problem else []
+
+
+def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool, role: bool) -> list[str]:
     if value is None:
         return []  # a null is the variable's "not managed": the spec's own check decides
     kind = spec.get("type", "str")
+    secret = bool(spec.get("no_log"))
     if kind == "list":
         if not isinstance(value, (list, tuple)):
-            return [_list_problem(where, value, top, bool(spec.get("no_log")))]
+            return [_list_problem(where, value, top, secret)]
         problems = []
         elements = spec.get("elements")
         for index, item in enumerate(value):
+            at = f"{where}[{index}]"
             if elements == "dict":
                 if not isinstance(item, t.Mapping):
-                    problems.append(_dict_problem(f"{where}[{index}]", item, False))
+                    problems.append(_dict_problem(at, item, False))
                 elif spec.get("options"):
-                    problems += type_problems(spec["options"], item, f"{where}[{index}].")
+                    problems += _walk(spec["options"], item, f"{at}.", False, role)
             elif elements == "list" and item is not None and not isinstance(item, (list, tuple)):
-                problems.append(_list_problem(f"{where}[{index}]", item, False))
+                problems.append(_list_problem(at, item, False))
             elif elements not in ("dict", "list", "raw", None) and isinstance(item, (t.Mapping, list, tuple)):
-                problems.append(f"{where}[{index}] must be a {elements}, not {_kind(item)}.")
+                problems.append(f"{at} must be a {elements}, not {_kind(item)}.")
+            elif role and item is not None:
+                problems += _scalar_problems(at, elements or "str", item, secret)
         return problems
     if kind == "dict":
         if not isinstance(value, t.Mapping):
-            return [_dict_problem(where, value, top, bool(spec.get("no_log")))]
-        return type_problems(spec["options"], value, f"{where}.") if spec.get("options") else []
+            return [_dict_problem(where, value, top, secret)]
+        return _walk(spec["options"], value, f"{where}.", False, role) if spec.get("options") else []
+    if role and not spec.get("choices"):  # a choice is argument_specs' own, exact check
+        return _scalar_problems(where, kind, value, secret)
     return []
 
 
-def type_problems(
-    options: t.Mapping[str, t.Any], values: t.Mapping[str, t.Any], prefix: str = "", *, extra_vars_hint: bool = True
-) -> list[str]:
-    """What is wrong with VALUES (variable name -> value, as the role reads it) against OPTIONS (the
-    ``options`` of an argument spec entry point, or a module's argument spec), one message per
-    problem, naming the variable. EXTRA_VARS_HINT adds how to give the value with ``-e`` (role
-    variables; a module option is not given that way)."""
+def _walk(options: t.Mapping[str, t.Any], values: t.Mapping[str, t.Any], prefix: str, top: bool, role: bool) -> list[str]:
     problems = []
     for name, spec in options.items():
         if name in values and isinstance(spec, t.Mapping):
-            problems += _check(f"{prefix}{name}", spec, values[name], top=extra_vars_hint and not prefix)
+            problems += _check(f"{prefix}{name}", spec, values[name], top, role)
     return problems
+
+
+def type_problems(
+    options: t.Mapping[str, t.Any], values: t.Mapping[str, t.Any], *, role_variables: bool = True
+) -> list[str]:
+    """What is wrong with VALUES (variable name -> value, as the role reads it) against OPTIONS (the
+    ``options`` of an argument spec entry point, or a module's argument spec), one message per
+    problem, naming the variable. ROLE_VARIABLES adds the rules for text and numbers (see the
+    module's docstring) and how to give a list or a dict with ``-e``; a module's options are held
+    to their types only."""
+    return _walk(options, values, "", role_variables, role_variables)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: check_role_vars
-short_description: Refuse a role variable whose value the role could not use - a string where a list or a dict is wanted
+short_description: Refuse a role variable whose value the role could not use, or that is weaker than the benchmark
 version_added: 0.1.0
 author:
   - Bulwark developers (!UNKNOWN)
@@ -18,6 +18,14 @@ description:
     form to give.
   - ansible-core's own role argument validation checks a coerced copy and hands the role the original, so a
     string given for a list (V("Node,RBAC")) passes it, and the role then sees the characters of the string.
+  - Text and numbers are held to what every role reads them as. A C(str) or C(path) variable (or list element) is a
+    string, not a number, a bool, a list or a dict; it is not empty and is one line without control characters
+    (the values go into unit files, rules files and command lines, where a newline adds a line). A C(path) is
+    absolute (or starts with C(~) on the controller) and does not climb with C(..). An C(int) is a count, a size or
+    a time, so a whole number of 1 or more, and never a bool. Variables with C(choices) are left to argument_specs.
+  - A value weaker than the benchmark's for the control it sets (a docker socket mode looser than 0660, fewer than 30
+    days of API server audit logs, a scheduler bound to a non-loopback address, and the other floors in
+    C(module_utils/benchmark_floors.py)) is refused unless the host's waivers include that control.
   - Checks the inventory's waivers, C(bulwark_waivers), against the control catalog (an unknown control id, a
     missing reason, an expiry that is not a date written V(YYYY-MM-DD) fail the task) and returns the ones that
     apply to the host, which the C(bulwark.hardening.controls_report) callback reports.
@@ -46,7 +54,7 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Refuse a string where the role wants a list or a dict
+- name: Refuse a value the role could not use, or one weaker than the benchmark
   bulwark.hardening.check_role_vars:
 """
 
@@ -67,7 +75,7 @@ bulwark_waivers:
   sample: [{"id": "CIS-Docker 2.13", "reason": "no registry mirror yet (OPS-42)", "expires": "2027-03-31",
             "hosts": [], "groups": ["lab"]}]
 problems:
-  description: One message per variable that has the wrong type.
+  description: One message per variable whose value the role could not use or that is weaker than the benchmark.
   returned: failure
   type: list
   elements: str

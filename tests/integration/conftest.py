@@ -295,22 +295,26 @@ def _ansible_playbook_binary() -> str:
 
 
 def ansible_playbook(
-    target: LabTarget,
+    target: LabTarget | Path,
     playbook: Path,
     extra_vars: dict[str, t.Any] | None = None,
     *flags: str,
     env: dict[str, str] | None = None,
     timeout: int = 600,
 ) -> PlaybookRun:
-    """Run ``playbook`` against ``target`` (community.docker.docker connection, pipelining).
+    """Run ``playbook`` against ``target`` (community.docker.docker connection, pipelining), or
+    against the inventory file ``target`` names.
 
     The target's Python is an inventory variable, so tasks delegated to localhost keep the
     controller's own interpreter. ``env`` adds to the environment (ANSIBLE_* settings).
     """
-    inventory = playbook.with_name(f"{playbook.stem}.{target.name}.inventory.ini")
-    inventory.write_text(
-        f"{target.name} ansible_connection=community.docker.docker ansible_python_interpreter=/usr/bin/python3\n"
-    )
+    if isinstance(target, Path):
+        inventory = target
+    else:
+        inventory = playbook.with_name(f"{playbook.stem}.{target.name}.inventory.ini")
+        inventory.write_text(
+            f"{target.name} ansible_connection=community.docker.docker ansible_python_interpreter=/usr/bin/python3\n"
+        )
     cmd = [_ansible_playbook_binary(), "-i", str(inventory), str(playbook), *flags]
     if extra_vars:
         cmd += ["--extra-vars", json.dumps(extra_vars)]
@@ -321,7 +325,7 @@ def ansible_playbook(
 
 @pytest.fixture(scope="session")
 def run_playbook() -> t.Callable[..., PlaybookRun]:
-    """``run_playbook(target, playbook_path, {extra vars}, "--check", env={...})`` -> PlaybookRun."""
+    """``run_playbook(target or inventory path, playbook_path, {extra vars}, "--check", env={...})`` -> PlaybookRun."""
     return ansible_playbook
 
 

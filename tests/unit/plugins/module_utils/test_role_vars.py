@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible_collections.bulwark.hardening.plugins.module_utils.role_vars import type_problems
 
@@ -23,6 +25,12 @@ SPEC = {
     "nested": {"type": "dict", "options": {"ports": {"type": "list", "elements": "int"}}},
     "rows": {"type": "list", "elements": "list"},
     "name": {"type": "str"},
+    "key": {"type": "str", "no_log": True},
+    "level": {"type": "str", "choices": ["info", "debug"]},
+    "dest": {"type": "path"},
+    "watches": {"type": "list", "elements": "path"},
+    "days": {"type": "int"},
+    "sources": {"type": "list", "elements": "dict", "options": {"service": {"type": "str"}}},
 }
 
 
@@ -69,6 +77,58 @@ def test_refused(values: dict[str, t.Any], problems: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"name": 5}, "name must be a string, not the number 5; quote it in YAML."),
+        ({"name": True}, "name must be a string, not the bool True; quote it in YAML."),
+        ({"name": ["a"]}, "name must be a string, not a list."),  # argument_specs would make it "['a']"
+        ({"name": {"a": 1}}, "name must be a string, not a dict."),
+        ({"name": ""}, "name must not be an empty string."),
+        ({"name": "docker\nroot"}, "name must be one line without control characters, not the string 'docker\\nroot'."),
+        ({"name": "a\x00b"}, "name must be one line without control characters, not the string 'a\\x00b'."),
+        ({"name": "0660\n"}, "name must be one line without control characters, not the string '0660\\n'."),
+        ({"key": "hunter2\n"}, "key must be one line without control characters, not a string (not shown: the option is no_log)."),
+        ({"dest": "rules"}, "dest must be an absolute path, not the string 'rules' (on the controller: {{ playbook_dir }}/...)."),
+        ({"dest": "/etc/../shadow"}, "dest must not climb with '..', not the string '/etc/../shadow'."),
+        ({"watches": ["/ok", "rel"]}, "watches[1] must be an absolute path, not the string 'rel' (on the controller: {{ playbook_dir }}/...)."),
+        ({"modes": ["Node", ""]}, "modes[1] must not be an empty string."),
+        ({"modes": [5]}, "modes[0] must be a string, not the number 5; quote it in YAML."),
+        ({"sources": [{"service": "a\tb"}]}, "sources[0].service must be one line without control characters, not the string 'a\\tb'."),
+        ({"days": 0}, "days must be 1 or more, not 0."),
+        ({"days": "-3"}, "days must be 1 or more, not -3."),  # -e days=-3
+        ({"days": True}, "days must be a whole number, not the bool True."),  # argument_specs takes it as 1
+        ({"nested": {"ports": [0]}}, "nested.ports[0] must be 1 or more, not 0."),
+    ],
+)
+def test_text_and_numbers_are_held_to_what_a_role_reads(values: dict[str, t.Any], problem: str) -> None:
+    assert type_problems(SPEC, values) == [problem]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"name": "docker", "dest": "/etc/docker/daemon.json", "watches": ["/usr/bin/runc"], "days": 30},
+        {"dest": "~/.bulwark/pki/docker", "days": "30"},  # a controller path; -e days=30
+        {"level": "bogus"},  # choices are argument_specs' own check
+        {"name": None, "dest": None, "days": None},
+    ],
+)
+def test_text_and_numbers_accepted(values: dict[str, t.Any]) -> None:
+    assert type_problems(SPEC, values) == []
+
+
+def test_a_module_option_is_held_to_its_type_only() -> None:
+    assert type_problems(SPEC, {"name": "", "days": 0, "dest": "rel"}, role_variables=False) == []
+
+
+@given(st.text(min_size=1).filter(lambda text: any(ord(ch) < 32 or ord(ch) == 127 for ch in text)))
+def test_any_string_with_a_control_character_is_refused(text: str) -> None:
+    problems = type_problems(SPEC, {"name": text, "key": text})
+    assert len(problems) == 2 and problems[0].startswith("name must ") and problems[1].startswith("key must ")
+    assert text not in problems[1]  # a no_log value is never shown
+
+
+@pytest.mark.parametrize(
     "values",
     [
         {},
@@ -76,7 +136,6 @@ def test_refused(values: dict[str, t.Any], problems: list[str]) -> None:
         {"modes": None, "extra": None, "limits": None},
         {"modes": ("a",)},
         {"limits": [{"type": "Server", "tags": ["a"]}], "nested": {"ports": [22]}, "rows": [["a"], None]},
-        {"name": ["a list where a str is wanted is argument_specs' own business"]},
         {"unknown": "not in the spec"},
     ],
 )
@@ -112,5 +171,12 @@ def test_every_role_runs_the_guard_first(role: str) -> None:
 
 
 def test_a_no_log_option_of_the_wrong_shape_is_named_and_not_shown() -> None:
-    problems = type_problems({"token": {"type": "list", "no_log": True}}, {"token": "hunter2"}, extra_vars_hint=False)
+    problems = type_problems({"token": {"type": "list", "no_log": True}}, {"token": "hunter2"}, role_variables=False)
     assert problems == ["token must be a list, not a string (not shown: the option is no_log); give a list."]
+
+
+@pytest.mark.parametrize("role", sorted(role_options()))
+def test_every_default_passes_the_rules_it_sets(role: str) -> None:
+    options = role_options()[role]
+    defaults = {name: spec["default"] for name, spec in options.items() if "default" in spec}
+    assert type_problems(options, defaults) == []
