@@ -65,6 +65,9 @@ class Image:
     name: str
     parent: str | None  # None: made by debootstrap; otherwise `docker build FROM` the parent
     packages: tuple[str, ...]
+    # Pinned Python wheels from PyPI, fetched on the host (the build cannot reach PyPI) into the
+    # build context's wheels/ and installed by the Dockerfile without their dependencies.
+    wheels: tuple[str, ...] = ()
 
     @property
     def tag(self) -> str:
@@ -89,7 +92,14 @@ IMAGES: dict[str, Image] = {
         Image("syslog", "base", ("rsyslog", "rsyslog-gnutls")),
         # kubeadm's node layout, run by the static-pod runner (no kubelet yet); the Kubernetes
         # binaries are bind-mounted from the cache, so a new build needs no image rebuild.
-        Image("control-plane", "base", ("python3-yaml", "python3-kubernetes", "openssl", "curl")),
+        # kubernetes.core wants kubernetes>=24.2.0 and Debian 12 has 22.6; 30.1.0 is the newest that
+        # runs on Debian's own dependencies of python3-kubernetes (31 adds durationpy).
+        Image(
+            "control-plane",
+            "base",
+            ("python3-yaml", "python3-kubernetes", "python3-pip", "openssl", "curl"),
+            wheels=("kubernetes==30.1.0",),
+        ),
     )
 }
 
@@ -637,7 +647,7 @@ def recipe_hashes(mirror: str, security: str) -> dict[str, str]:
         source = "\n".join((mirror, security, *IMPORT_CHANGES)) if image.parent is None else ""
         parent_hash = hashes[image.parent] if image.parent else ""
         files = read_recipe_files(image.recipe_dir)
-        hashes[image.name] = recipe_hash(files, parent_hash, image.packages, SUITE, source)
+        hashes[image.name] = recipe_hash(files, parent_hash, (*image.packages, *image.wheels), SUITE, source)
     return hashes
 
 
@@ -677,6 +687,29 @@ def make_base_tarball(image: Image, mirror: str, security: str, cache: Path, tar
             old.unlink()
 
 
+@contextlib.contextmanager
+def build_context(image: Image, cache: Path, log: Path) -> Iterator[Path]:
+    """The image's recipe dir, or a copy of it with its wheels in wheels/ when it has any."""
+    if not image.wheels:
+        yield image.recipe_dir
+        return
+    wheels = lab_dir(cache, "wheels", image.name)
+    # The host's pip (the toolchain's, when `make bootstrap` made it) reaches PyPI; the build does not.
+    pip = next((str(path) for path in sorted(cache.glob("venv-*/bin/pip"))), None)
+    cmd = [pip] if pip else [sys.executable, "-m", "pip"]
+    run_logged([*cmd, "download", "--quiet", "--no-deps", "--only-binary", ":all:", "--dest", str(wheels),
+                *image.wheels], log)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix=f"{image.name}-", dir=lab_dir(cache, "build")) as work:
+        context = Path(work) / "context"
+        shutil.copytree(image.recipe_dir, context)
+        names = {wheel.split("==")[0].lower().replace("-", "_") for wheel in image.wheels}
+        (context / "wheels").mkdir()
+        for wheel in wheels.glob("*.whl"):
+            if wheel.name.split("-")[0].lower() in names:
+                shutil.copy2(wheel, context / "wheels" / wheel.name)
+        yield context
+
+
 def build_image(image: Image, recipe: str, mirror: str, security: str, cache: Path, force: bool) -> None:
     log = lab_dir(cache, "logs") / f"{image.name}.log"
     log.write_text("")
@@ -699,18 +732,19 @@ def build_image(image: Image, recipe: str, mirror: str, security: str, cache: Pa
         )
         # fmt: on
     else:
-        # fmt: off
-        run_logged(
-            [
-                "docker", "build", "--build-arg", f"BASE={IMAGES[image.parent].tag}",
-                "--build-arg", f"PACKAGES={' '.join(image.packages)}",
-                "--label", f"{RECIPE_LABEL}={recipe}", "--tag", image.tag, str(image.recipe_dir),
-            ],
-            log,
-            # The classic builder uses local images for FROM and never asks a registry.
-            env={"DOCKER_BUILDKIT": "0"},
-        )
-        # fmt: on
+        with build_context(image, cache, log) as context:
+            # fmt: off
+            run_logged(
+                [
+                    "docker", "build", "--build-arg", f"BASE={IMAGES[image.parent].tag}",
+                    "--build-arg", f"PACKAGES={' '.join(image.packages)}",
+                    "--label", f"{RECIPE_LABEL}={recipe}", "--tag", image.tag, str(context),
+                ],
+                log,
+                # The classic builder uses local images for FROM and never asks a registry.
+                env={"DOCKER_BUILDKIT": "0"},
+            )
+            # fmt: on
     if old_id and old_id != image_inspect(image.tag, "{{.Id}}"):
         # Drop the image this build replaced; docker refuses (and we let it) while it is in use.
         run(["docker", "image", "rm", old_id], check=False)

@@ -29,16 +29,18 @@ def _call(name: str, function: t.Callable[..., t.Any], *args: t.Any) -> t.Any:
         raise AnsibleFilterError(f"{name}: {exc}") from exc
 
 
-def nft_networks(networks: t.Any) -> list[str]:
-    return t.cast("list[str]", _call("nft_networks", normalize_networks, networks, "networks"))
+def nft_networks(networks: t.Any, name: str = "networks") -> list[str]:
+    return t.cast("list[str]", _call("nft_networks", normalize_networks, networks, name))
 
 
 def nft_ports(ports: t.Any) -> list[str]:
     return t.cast("list[str]", _call("nft_ports", normalize_ports, ports, "ports"))
 
 
-def nft_services(allow: t.Any, services: t.Any = None) -> list[dict[str, t.Any]]:
-    return t.cast("list[dict[str, t.Any]]", _call("nft_services", expand_services, allow, services, "allow"))
+def nft_services(
+    allow: t.Any, services: t.Any = None, name: str = "allow", services_name: str = "services"
+) -> list[dict[str, t.Any]]:
+    return t.cast("list[dict[str, t.Any]]", _call("nft_services", expand_services, allow, services, name, services_name))
 
 
 def nft_merge_allow(first: t.Any, *others: t.Any) -> list[dict[str, t.Any]]:

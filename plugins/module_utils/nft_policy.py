@@ -261,10 +261,12 @@ def _expand(
     return None, tuple(normalize_ports(ports, f"{path}.ports")), _protocol(entry.get("protocol"), f"{path}.protocol")
 
 
-def expand_services(entries: t.Any, services: t.Any = None, path: str = "allow") -> list[dict[str, t.Any]]:
+def expand_services(
+    entries: t.Any, services: t.Any = None, path: str = "allow", services_path: str = "services"
+) -> list[dict[str, t.Any]]:
     """Allow entries with ``service`` names replaced by the catalog's ports and protocol (the
     name is kept as ``service``), ports and sources normalised."""
-    catalog = service_catalog(services)
+    catalog = service_catalog(services, services_path)
     result = []
     for index, raw in enumerate(_as_list(entries, path, "allow entries")):
         where = f"{path}[{index}]"

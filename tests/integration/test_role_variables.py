@@ -54,8 +54,9 @@ SPECIFIC: dict[str, list[t.Any]] = {
     "host_firewall_admin_networks": [["10.0.0.0/33"], ["not-a-network"], ["10.0.0.1/8"]],
     "host_firewall_allow": [[{"ports": [70000]}], [{"ports": [22], "sources": ["10.0.0.1/8"]}], [{"ports": ["ssh"]}]],
     "host_firewall_log_rate": ["fast", "5/minute\n"],
+    "host_firewall_services": [{"web": {"ports": [70000]}}, {"Web Server": 8080}, {"web": {"ports": [80], "proto": "tcp"}}],
     "host_firewall_rollback_timeout": [0],
-    "kube_apiserver_authorization_modes": [["AlwaysAllow", "Node", "RBAC"], ["RBAC"]],
+    "kube_apiserver_authorization_modes": [["AlwaysAllow", "Node", "RBAC"]],
     "kube_apiserver_audit_log_maxage": [7],
     "kube_apiserver_audit_log_maxbackup": [1],
     "kube_apiserver_audit_log_maxsize": [10],
@@ -137,8 +138,9 @@ def inventory(container: str, all_cases: list[Case], baseline: bool) -> dict[str
     for case in all_cases:
         groups.setdefault(case.role, {"hosts": {}, "vars": ROLE_VARS.get(case.role, {})})
         groups[case.role]["hosts"][case.host] = {case.variable: case.value}
-    if baseline:
-        for role, group in groups.items():
+    for role, group in groups.items():
+        group["hosts"][f"survivor-{role}"] = {}
+        if baseline:
             group["hosts"][f"baseline-{role}"] = {}
     connection = {
         "ansible_host": container,
@@ -148,12 +150,15 @@ def inventory(container: str, all_cases: list[Case], baseline: bool) -> dict[str
     return {"all": {"vars": connection, "children": groups}}
 
 
+# ansible-playbook stops at a play in which every host failed; the survivor, which skips the role,
+# lets the next play run.
 PLAY = """\
 - name: Try {role} with wrong values
   hosts: {role}
   gather_facts: false
   roles:
-    - bulwark.hardening.{role}
+    - role: bulwark.hardening.{role}
+      when: inventory_hostname != 'survivor-{role}'
 """
 
 
@@ -184,7 +189,11 @@ def judge(run: t.Any, all_cases: list[Case]) -> list[str]:
             wrong.append(f"{shown} was accepted")
             continue
         name, result = failed[0]
-        message = str(result.get("msg", "")) + " ".join(str(e) for e in result.get("argument_errors") or [])
+        # A loop's items carry their own messages; argument validation lists its errors apart.
+        items = [item for item in result.get("results") or [] if isinstance(item, dict) and item.get("failed")]
+        message = " ".join(
+            [str(result.get("msg", "")), *map(str, result.get("argument_errors") or []), *(str(i.get("msg")) for i in items)]
+        )
         if case.variable not in message:
             wrong.append(f"{shown} failed at {name!r} without naming the variable: {message[:300]}")
         outside = [n for n, r in results if r.get("action") not in CONTROLLER_ACTIONS or r.get("changed")]
@@ -205,7 +214,8 @@ def test_every_wrong_value_of_every_role_variable_fails_by_name_before_the_host_
     if mode == "check":
         for role in role_options():  # the defaults get past every controller-side check
             results = run.results(f"baseline-{role}")
-            assert any(r.get("action") not in CONTROLLER_ACTIONS for _n, r in results), (role, results[:6])
+            past = [n for n, r in results if r.get("action") not in CONTROLLER_ACTIONS and not r.get("skipped")]
+            assert past, (role, results[:8])
     counts: dict[str, int] = {}
     for case in all_cases:
         counts[case.role] = counts.get(case.role, 0) + 1

@@ -48,6 +48,15 @@ def test_nft_services() -> None:
         FILTERS["nft_services"](allow)
 
 
+def test_messages_name_the_variable_they_are_given() -> None:
+    with pytest.raises(AnsibleFilterError, match=r"^nft_networks: host_firewall_admin_networks\[0\]: '10\.0\.0\.0/33' is not"):
+        FILTERS["nft_networks"](["10.0.0.0/33"], name="host_firewall_admin_networks")
+    with pytest.raises(AnsibleFilterError, match=r"^nft_services: host_firewall_allow\[0\]\.ports\[0\]: 70000 is out of range"):
+        FILTERS["nft_services"]([{"ports": [70000]}], name="host_firewall_allow")
+    with pytest.raises(AnsibleFilterError, match=r"^nft_services: host_firewall_services\.web\.ports\[0\]: 70000 is out"):
+        FILTERS["nft_services"]([], {"web": {"ports": [70000]}}, services_name="host_firewall_services")
+
+
 def test_nft_merge_allow_list_of_layers_and_arguments() -> None:
     a = [{"service": "ssh", "sources": ["10.0.0.0/8"]}]
     b = [{"service": "ssh", "sources": ["192.0.2.7"]}]
