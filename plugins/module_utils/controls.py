@@ -460,7 +460,7 @@ def control_status(control: Control, outcome: TaskOutcome) -> tuple[str, str | N
             return "pass", None
         if item_state == "stale":
             # As asked in the file, but the running process does not run it: not in effect.
-            return "drift", f"{control.item!r} is in the manifest but not in the running process"
+            return "drift", f"{control.item!r} is as asked in the file but not in the running process"
         if item_state == "not-in-effect":
             # Written, but the live system does not have it and cannot be given it (audit rules
             # where the kernel refuses them): never a pass.

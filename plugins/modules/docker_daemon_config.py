@@ -98,6 +98,19 @@ options:
       - Conflicts of keys that the task does not set are returned in RV(conflicts) and shown as warnings.
     type: bool
     default: true
+  verify_running:
+    description:
+      - Check each key that is as asked in the file against the dockerd that runs on the host, so that a compliance
+        report never calls a setting in effect that is only written. A key C(docker info) reports (V(live-restore),
+        V(log-driver), V(debug), V(experimental), V(default-runtime), V(userns-remap), V(insecure-registries); V(icc)
+        from the default bridge network) is compared with what the daemon says.
+        Any other key is in effect only when dockerd started after the file was last written, as dockerd reads it
+        when it starts.
+      - A key the daemon does not run is V(stale) in RV(item_status); when no dockerd answers, every key that is
+        not changed is V(not-in-effect) and RV(msg) says why. Keys this task changes stay V(changed).
+      - Set it when O(path) is the file the host's dockerd reads; it needs the C(docker) CLI.
+    type: bool
+    default: false
   dockerd_flags_sources:
     description:
       - Files that give dockerd its command line. Shell-style wildcards are expanded. Files that do not exist are
@@ -197,9 +210,24 @@ item_status:
   description:
     - Every key of O(settings) and O(remove), with V(ok) when it already had the wanted state and V(changed) when it was
       (or would be) changed. Compliance reports read this.
+    - With O(verify_running=true), a key that is as asked in the file is V(stale) when the running dockerd does not
+      run it, and V(not-in-effect) when no dockerd answers.
   returned: success
   type: dict
   sample: {"icc": "changed", "live-restore": "ok", "cluster-store": "ok"}
+running:
+  description: What the running dockerd was compared with, when O(verify_running=true) and a dockerd answered.
+  returned: when O(verify_running=true) and dockerd answers
+  type: dict
+  contains:
+    started:
+      description: When dockerd started, in seconds since the epoch.
+      type: float
+    stale:
+      description: The keys that are as asked in the file but not in the running daemon.
+      type: list
+      elements: str
+  sample: {"started": 1764640000.5, "stale": ["live-restore"]}
 backup_file:
   description:
     - The copy of the file made before it was changed.
@@ -273,6 +301,7 @@ diff:
 """
 
 import glob
+import json
 import os
 import tempfile
 import traceback
@@ -282,6 +311,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
 from ansible_collections.bulwark.hardening.plugins.module_utils._io import group_exists, read_state, user_exists
+from ansible_collections.bulwark.hardening.plugins.module_utils.docker_running import RunningDaemon, running_item_status
 from ansible_collections.bulwark.hardening.plugins.module_utils.file_args import file_arg_problems
 from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.daemon_json import (
@@ -318,6 +348,7 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "backup": {"type": "bool", "default": True},
     "validate": {"type": "bool", "default": True},
     "check_conflicts": {"type": "bool", "default": True},
+    "verify_running": {"type": "bool", "default": False},
     "dockerd_flags_sources": {"type": "list", "elements": "path", "default": DEFAULT_SOURCES},
 }
 
@@ -424,6 +455,45 @@ def check_dockerd_flags(module: AnsibleModule, result: Plan, path: str) -> list[
     return conflicts
 
 
+DEFAULT_PIDFILE = "/var/run/docker.pid"
+
+
+def _process_started(pid: int) -> float:
+    """When process PID started, in seconds since the epoch (from /proc, as ps computes it)."""
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+        ticks = int(handle.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+    with open("/proc/stat", encoding="utf-8") as handle:
+        boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def read_running_daemon(module: AnsibleModule, pidfile: str) -> tuple[RunningDaemon | None, str]:
+    """The running dockerd's info, bridge options and start time, or None and why there is none."""
+    docker = module.get_bin_path("docker")
+    if not docker:
+        return None, "the docker CLI is not installed, so the running daemon cannot be read"
+    rc, out, err = module.run_command([docker, "info", "--format", "{{json .}}"])
+    try:
+        info = json.loads(out) if rc == 0 else {}
+    except ValueError:
+        info = {}
+    errors = info.get("ServerErrors") if isinstance(info, dict) else None
+    if rc != 0 or not isinstance(info, dict) or not info or errors:
+        why = "; ".join(map(str, errors)) if errors else (err or out).strip()[:300]
+        return None, f"no dockerd answers (docker info: {why})"
+    rc, out, _err = module.run_command([docker, "network", "inspect", "--format", "{{json .Options}}", "bridge"])
+    try:
+        bridge = json.loads(out) if rc == 0 else {}
+    except ValueError:
+        bridge = {}
+    try:
+        with open(pidfile, encoding="utf-8") as handle:
+            started = _process_started(int(handle.read().strip()))
+    except (OSError, ValueError, IndexError, StopIteration) as exc:
+        return None, f"dockerd answers, but its start time cannot be read from {pidfile} ({exc})"
+    return RunningDaemon(info=info, bridge=bridge if isinstance(bridge, dict) else {}, started=started), ""
+
+
 def apply_file_attributes(module: AnsibleModule, path: str, existed: bool, changed: bool) -> bool:
     """mode/owner/group/...; a new file gets 0644 unless told. Returns the new changed."""
     if not os.path.exists(path):  # check mode, file still to be created: nothing to compare
@@ -452,6 +522,8 @@ def main() -> None:
     try:
         allow_unknown = normalize_allow_unknown(module.params["allow_unknown_keys"])
         current, existed = read_current(path)  # I/O
+        # What dockerd may have read: the file as it was before this task rewrote it.
+        written = os.stat(path).st_mtime if existed else None
         result = plan(current, settings, module.params["remove"] or (), allow_unknown=allow_unknown)  # pure
         for warning in result.warnings:
             module.warn(warning)
@@ -474,6 +546,14 @@ def main() -> None:
         "conflicts": [c.as_dict() for c in conflicts],
         "validated_with": validated_with,
     }
+    if module.params["verify_running"]:
+        daemon, why = read_running_daemon(module, str(result.after.get("pidfile") or DEFAULT_PIDFILE))
+        output["item_status"] = running_item_status(result.item_status, settings, daemon, written)
+        if daemon is None:
+            output["msg"] = why
+        else:
+            stale = [key for key, state in output["item_status"].items() if state == "stale"]
+            output["running"] = {"started": daemon.started, "stale": stale}
     if backup_file:
         output["backup_file"] = backup_file
     if module._diff:

@@ -200,3 +200,30 @@ def test_unit_flag_conflict_reported_for_unmanaged_key(target: Target) -> None:
         assert any("max-concurrent-downloads" in str(w) for w in result.get("warnings", []))
     finally:
         target.write(packaged, "/etc/default/docker")
+
+
+def test_verify_running_passes_only_what_the_running_dockerd_has(target: Target) -> None:
+    """As asked in the file is not enough: until dockerd restarts, the keys are stale; without a
+    dockerd they are not in effect; after the restart they pass, read back from the daemon."""
+    target.reset()
+    args = {"settings": {**SETTINGS, "log-level": "info"}, "verify_running": True}
+    ansible(target, {"settings": args["settings"]})  # written, dockerd not restarted
+
+    result = ansible(target, args, "--check")
+    assert result.get("failed") is not True, result
+    # log-level was in the file dockerd read at start; the rest is read from the daemon itself.
+    assert result["item_status"] == {"icc": "stale", "live-restore": "stale", "log-level": "stale", "no-new-privileges": "stale"}
+    assert sorted(result["running"]["stale"]) == sorted(result["item_status"])
+
+    target.restart_docker()
+    result = ansible(target, args, "--check")
+    assert result["item_status"] == {"icc": "ok", "live-restore": "ok", "log-level": "ok", "no-new-privileges": "ok"}
+    assert result["running"]["stale"] == []
+
+    target.exec("systemctl", "stop", "docker.service", "docker.socket")
+    try:
+        result = ansible(target, args, "--check")
+        assert set(result["item_status"].values()) == {"not-in-effect"}, result
+        assert result["msg"].startswith("no dockerd answers (docker info: "), result
+    finally:
+        target.restart_docker(with_socket=True)

@@ -677,7 +677,7 @@ STATUS_TABLE = [
     pytest.param(
         ICC,
         TaskOutcome("ok", True, item_status={"icc": "stale"}),
-        ("drift", "'icc' is in the manifest but not in the running process"),
+        ("drift", "'icc' is as asked in the file but not in the running process"),
         id="item-stale-not-in-effect",
     ),
     pytest.param(
