@@ -7,7 +7,7 @@
 
 """auditd file watches: the rules file, the rules the kernel has, and what to do about the gap.
 
-A benchmark control such as CIS Docker 1.1.3 ("audit dockerd") is in effect only when the kernel
+A benchmark control such as CIS-Docker 1.1.3 ("audit dockerd") is in effect only when the kernel
 has the watch; a rules file in ``rules.d`` is what makes it survive a reboot. So the plan compares
 both: the file as it should be, and the watches of our key that ``auditctl -l`` lists. Rules of
 other keys are never touched. Nothing here runs a command or touches a file.

@@ -56,6 +56,7 @@ class PathSpec:
 
     index: int
     path: str
+    name: str = ""  # what item_status is keyed by; the path when empty
     owner: str | None = None
     group: str | None = None
     mode: int | None = None
@@ -155,8 +156,9 @@ class Plan:
         return tuple(warning for entry in self.entries for warning in entry.warnings)
 
     def item_status(self) -> dict[str, str]:
-        """``{path: "ok" | "changed" | "absent"}`` for every entry, keyed by the path as given."""
-        return {entry.spec.path: entry.status for entry in self.entries}
+        """``{name: "ok" | "changed" | "absent"}`` for every entry, keyed by its name (the path as given
+        when the entry has none), so that a report finds its item wherever the file lives."""
+        return {entry.spec.name or entry.spec.path: entry.status for entry in self.entries}
 
     def results(self) -> list[dict[str, t.Any]]:
         return [entry.result() for entry in self.entries]
@@ -211,8 +213,18 @@ def parse_specs(entries: t.Sequence[t.Mapping[str, t.Any]]) -> tuple[PathSpec, .
     problems: list[str] = []
     specs: list[PathSpec] = []
     seen: dict[str, int] = {}
+    names: dict[str, int] = {}
     for index, entry in enumerate(entries):
         where = f"paths[{index}]"
+        name = entry.get("name") or ""
+        if not isinstance(name, str) or any(ord(ch) < 32 for ch in name):
+            problems.append(f"{where}.name: {name!r} is not a one-line name")
+            continue
+        if name and name in names:
+            problems.append(f"{where}.name: {name!r} is also paths[{names[name]}].name; give each entry its own")
+            continue
+        if name:
+            names[name] = index
         path = entry.get("path")
         if not isinstance(path, str) or not path or "\x00" in path:
             problems.append(f"{where}.path: {path!r} is not a path")
@@ -250,6 +262,7 @@ def parse_specs(entries: t.Sequence[t.Mapping[str, t.Any]]) -> tuple[PathSpec, .
             PathSpec(
                 index=index,
                 path=path,
+                name=name,
                 owner=owner,
                 group=group,
                 mode=mode,

@@ -26,7 +26,7 @@ description:
     but are formatted the same way.
   - A missing file is treated as an empty one. A file that is not valid JSON, or whose top level is not an
     object, is never rewritten; the module fails and says where the error is.
-  - New files get mode V(0644) unless O(mode) is given (CIS Docker Benchmark 3.17 and 3.18 ask for
+  - New files get mode V(0644) unless O(mode) is given (CIS-Docker 3.17 and 3.18 ask for
     C(root:root) and V(0644) or stricter); the owner of a new file is the user the module runs as. O(mode),
     O(owner) and O(group) are applied to existing files only when given.
 extends_documentation_fragment:

@@ -13,7 +13,7 @@ author:
   - Bulwark developers (!UNKNOWN)
 description:
   - Makes the supplementary members of a local group (the last field of its C(/etc/group) line) the users listed in
-    O(members), for example the C(docker) group, whose members control the Docker daemon (CIS Docker Benchmark 1.1.2).
+    O(members), for example the C(docker) group, whose members control the Docker daemon (CIS-Docker 1.1.2).
   - Adds the members that are missing. With O(prune=true), also removes the members that are not listed, so the group
     has exactly the listed members; with O(prune=false), they are kept and returned in RV(extra), with a warning.
   - Every listed member must be an existing user; otherwise the module fails, naming each one, before anything is

@@ -46,6 +46,12 @@ options:
           - The absolute path.
         type: path
         required: true
+      name:
+        description:
+          - A stable name for the entry, which RV(item_status) is keyed by instead of the path, so that a compliance
+            report finds the entry wherever the file lives (a TLS directory or daemon.json moved by a variable).
+          - Names are unique within O(paths).
+        type: str
       owner:
         description:
           - The user that must own the path, as a name or a numeric id.
@@ -186,11 +192,11 @@ paths:
       sample: ["/etc/docker/certs.d/registry.example:5000/ca.crt"]
 item_status:
   description:
-    - Every path of O(paths), as given, with V(ok), V(changed) or V(absent), as in RV(paths[].status). Compliance
-      reports read this.
+    - Every entry of O(paths), by its O(paths[].name) or else its path as given, with V(ok), V(changed) or V(absent),
+      as in RV(paths[].status). Compliance reports read this.
   returned: success
   type: dict
-  sample: {"/etc/docker/daemon.json": "changed", "/etc/default/docker": "absent", "/etc/docker": "ok"}
+  sample: {"daemon.json": "changed", "/etc/default/docker": "absent", "/etc/docker": "ok"}
 diff:
   description:
     - Owner, group and mode of every path that changes (paths under recursive entries included), before and after.
@@ -243,6 +249,7 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
         "required": True,
         "options": {
             "path": {"type": "path", "required": True},
+            "name": {"type": "str"},
             "owner": {"type": "str"},
             "group": {"type": "str"},
             "mode": {"type": "raw"},

@@ -12,6 +12,7 @@ Nothing here is skipped: a catalog role that does not exist yet is a failure.
 
 from __future__ import annotations
 
+import re
 import typing as t
 from pathlib import Path
 
@@ -165,4 +166,49 @@ def test_control_variable_is_declared(control: t.Any) -> None:
     assert control.variable in declared, (
         f"{control.id}: variable {control.variable!r} is not declared in"
         f" roles/{control.role}/meta/argument_specs.yml (declared: {', '.join(sorted(declared)) or 'none'})."
+    )
+
+
+# A control id spelled otherwise ("CIS Docker 2.3", "CIS-K8S 1.2.1", "Benchmark 3.17") is one that
+# neither the report nor a reader's search connects to the control.
+_MISSPELLED_ID = re.compile(
+    r"\bCIS[ _]?(?:Docker|K8s|Kubernetes) \d|\bCIS-(?!Docker\b|K8s\b)[A-Za-z0-9]+ \d|\bbwk-\d"
+    r"|\bCIS (?:Docker|Kubernetes) Benchmark (?!1\.6\.0\b|1\.12\.0\b)\d"
+)
+_SPELLED_WHERE = ("roles/*/tasks/*.yml", "roles/*/handlers/*.yml", "roles/*/meta/*.yml", "roles/*/defaults/*.yml",
+                  "roles/*/vars/*.yml", "roles/*/files/*", "plugins/modules/*.py", "plugins/action/*.py",
+                  "playbooks/*.yml", "meta/controls.yml")  # fmt: skip
+
+
+def test_control_ids_are_spelled_one_way() -> None:
+    versions = {benchmark.version for benchmark in _require_catalog().benchmarks.values()}
+    assert versions == {"1.6.0", "1.12.0", "1"}, "update _MISSPELLED_ID with the new benchmark versions"
+    found = [
+        f"{path.relative_to(REPO)}:{number}: {match.group(0)!r}"
+        for pattern in _SPELLED_WHERE
+        for path in sorted(REPO.glob(pattern))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        for match in _MISSPELLED_ID.finditer(line)
+    ]
+    assert not found, "write control ids as the catalog does (CIS-Docker 2.3, CIS-K8s 1.2.1, BWK-1):\n" + "\n".join(found)
+
+
+def _role_text(role: str) -> str:
+    """The role's own files, and the modules, which name the items a module makes itself."""
+    folders = [ROLES / role / folder for folder in ("tasks", "vars", "defaults", "handlers", "templates")]
+    folders += [REPO / "plugins" / "module_utils", REPO / "plugins" / "modules"]
+    return "\n".join(path.read_text(encoding="utf-8") for folder in folders for path in sorted(folder.glob("*")) if path.is_file())
+
+
+@pytest.mark.parametrize("control", _controls())
+def test_report_items_are_stable_names_the_role_gives(control: t.Any) -> None:
+    """An item is what the role's module keys item_status by: a name, never a default path that a
+    variable can move (a report would then lose the control)."""
+    _require_catalog()
+    if not control.item:
+        return  # the control is the whole task's result
+    assert not control.item.startswith("/"), f"{control.id}: item {control.item!r} is a path; give the entry a name"
+    head = control.item.split("/", 1)[0]  # a flag and its value, such as authorization-mode/AlwaysAllow
+    assert re.search(rf"(?<![\w.-]){re.escape(head)}(?![\w-])", _role_text(control.role)), (
+        f"{control.id}: item {control.item!r} appears nowhere in roles/{control.role} or plugins"
     )

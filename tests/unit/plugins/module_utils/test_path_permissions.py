@@ -296,6 +296,28 @@ def test_plan_one_path(
         assert plan.diff() == {"before": {record.path: record.perms()}, "after": {record.path: result["after"]}}
 
 
+def test_item_status_is_keyed_by_the_entry_s_name_wherever_the_path_is() -> None:
+    specs = specs_of(
+        {"name": "daemon.json", "path": "/srv/docker/daemon.json", "mode": "0644"}, {"path": "/etc/docker", "mode": "0755"}
+    )
+    plan = plan_paths(specs, {0: Absent(), 1: rec("/etc/docker", 0o755, kind=DIRECTORY)})
+    assert plan.item_status() == {"daemon.json": "absent", "/etc/docker": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([{"name": "a", "path": "/a", "mode": "0644"}, {"name": "a", "path": "/b", "mode": "0644"}],
+         "paths[1].name: 'a' is also paths[0].name; give each entry its own. Nothing was changed."),
+        ([{"name": "a\nb", "path": "/a", "mode": "0644"}], "paths[0].name: 'a\\nb' is not a one-line name. Nothing was changed."),
+    ],
+)
+def test_names_are_unique_and_one_line(entries: list[dict[str, t.Any]], message: str) -> None:
+    with pytest.raises(PathPermissionsError) as exc:
+        parse_specs(entries)
+    assert str(exc.value) == message
+
+
 def test_absent_present_only_is_reported_not_an_error() -> None:
     specs = specs_of({"path": "/etc/default/docker", "mode": "0644"}, {"path": "/etc/docker", "mode": "0755"})
     plan = plan_paths(specs, {0: Absent(), 1: rec("/etc/docker", 0o755, kind=DIRECTORY)})
