@@ -39,7 +39,7 @@ attributes:
 options:
   command:
     description:
-      - The pod's command, as the base name of the process's first argument.
+      - The pod's command, as the base name of the process's first argument (letters, digits, C(.), C(_) and C(-)).
     type: str
     required: true
   args:
@@ -80,13 +80,13 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait in all.
+      - Seconds to wait in all, from 1 to 3600.
     type: int
     default: 180
   stable_for:
     description:
       - Seconds the endpoint must keep passing, with the same process, before the pod counts as healthy. A pod that
-        comes up and is then killed by its liveness probe fails this.
+        comes up and is then killed by its liveness probe fails this. From 0 to O(timeout).
     type: int
     default: 5
   log_glob:
@@ -97,7 +97,7 @@ options:
     type: str
   log_lines:
     description:
-      - How many lines of the log to return on failure.
+      - How many lines of the log to return on failure, from 0 to 1000.
     type: int
     default: 20
 seealso:
@@ -144,6 +144,7 @@ log_tail:
 """
 
 import os
+import re
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.bulwark.hardening.plugins.module_utils._secrets import url_passwords
@@ -176,6 +177,33 @@ def url_check(params):
     }
 
 
+_COMMAND = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}\Z")
+_MAX_TIMEOUT_S = 3600
+_MAX_LOG_LINES = 1000
+
+
+def input_problems(params: dict) -> list:
+    """What is wrong with the options, before anything is read or waited for; each names its option."""
+    problems = []
+    if not _COMMAND.match(params["command"]):
+        problems.append(f"command must be a process name (letters, digits, '.', '_', '-'), not {params['command']!r}.")
+    for key in ("manifest", "ca_path", "client_cert", "client_key"):
+        value = params[key]
+        if value is not None and (not value.startswith("/") or "\x00" in value or "\n" in value):
+            problems.append(f"{key} must be an absolute path, not {value!r}.")
+    if params["url"] is not None and any(ord(ch) < 33 for ch in params["url"]):
+        problems.append("url must not contain blanks or control characters.")
+    if not 1 <= params["timeout"] <= _MAX_TIMEOUT_S:
+        problems.append(f"timeout must be 1 to {_MAX_TIMEOUT_S} seconds, not {params['timeout']}.")
+    elif not 0 <= params["stable_for"] <= params["timeout"]:
+        problems.append(f"stable_for must be 0 to timeout ({params['timeout']}) seconds, not {params['stable_for']}.")
+    if not 0 <= params["log_lines"] <= _MAX_LOG_LINES:
+        problems.append(f"log_lines must be 0 to {_MAX_LOG_LINES}, not {params['log_lines']}.")
+    if params["log_glob"] is not None and ("\x00" in params["log_glob"] or not params["log_glob"].startswith("/")):
+        problems.append(f"log_glob must be an absolute glob, not {params['log_glob']!r}.")
+    return problems
+
+
 def main():
     module = strict_module(
         dict(
@@ -200,6 +228,9 @@ def main():
     if params["url"]:
         # user:password@ in the URL never reaches the output, whatever message quotes it.
         module.no_log_values.update(url_passwords(params["url"]))
+    problems = input_problems(params)
+    if problems:
+        module.fail_json(msg=" ".join(problems))
     if params["probes"] and not params["manifest"]:
         module.fail_json(msg="probes=true needs manifest, the file that holds the probes")
     if params["url"] and not params["url"].startswith(("https://", "http://")):

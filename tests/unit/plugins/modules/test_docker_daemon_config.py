@@ -400,4 +400,4 @@ def test_deprecated_key_warns(lab: Lab, capsys: pytest.CaptureFixture[str]) -> N
 def test_requires_settings_or_remove(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     rc, result, _out = run(lab.args(), capsys)
     assert rc == 1
-    assert result["msg"] == "one of the following is required: settings, remove"
+    assert result["msg"] == "one of the following is required: settings, remove. Nothing was changed."

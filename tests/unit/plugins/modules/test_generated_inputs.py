@@ -329,6 +329,61 @@ def test_static_pod(
     run_on_files(static_pod, capsys, work, remote, {k: v for k, v in args.items() if v is not None})
 
 
+# A command that exists nowhere, so that a case the module accepts waits at most its timeout (1 s).
+_COMMAND = st.sampled_from(["bulwark-no-such-process", "kube apiserver", "", "a\nb", "a\x00", "x" * 300, "../bin/x"]) | _TEXT
+_TIMEOUT = st.sampled_from([1, 0, -1, 3601, 2**63]) | _ANY
+
+
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "normal"])
+@CASES
+@given(
+    command=_COMMAND | _ANY,
+    manifest=st.sampled_from(["kubeadm", "missing", "deep", "garbage", "relative"]),
+    url=st.none()
+    | st.sampled_from(["https://127.0.0.1:1/readyz", f"https://u:{SECRET}@127.0.0.1:1/", f"u:{SECRET}@h", "ftp://x"])
+    | _TEXT,
+    probes=st.booleans() | _ANY,
+    timeout=_TIMEOUT,
+    stable_for=st.sampled_from([0, 5, -1, 2**40]) | _ANY,
+    log_glob=st.none() | st.sampled_from(["/var/log/pods/*.log", "rel/*", "/a\x00"]) | _TEXT,
+    log_lines=st.sampled_from([0, 20, -1, 10**9]) | _ANY,
+)
+def test_static_pod_wait(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+    check_mode: bool,
+    command: t.Any,
+    manifest: str,
+    url: t.Any,
+    probes: t.Any,
+    timeout: t.Any,
+    stable_for: t.Any,
+    log_glob: t.Any,
+    log_lines: t.Any,
+) -> None:
+    from ansible_collections.bulwark.hardening.plugins.modules import static_pod_wait
+    from ansible_collections.bulwark.hardening.tests.unit.plugins.kube_apiserver_fixtures import KUBE_APISERVER
+
+    work, remote = _workdir(tmp_path_factory)
+    work.mkdir(parents=True)
+    target = work / "kube-apiserver.yaml"
+    content = {"kubeadm": KUBE_APISERVER, "deep": "[" * 50_000, "garbage": "\xff: [\n"}.get(manifest)
+    if content is not None:
+        target.write_text(content)
+    args: dict[str, t.Any] = {
+        "command": command,
+        "manifest": "relative/kube-apiserver.yaml" if manifest == "relative" else str(target),
+        "url": url,
+        "probes": probes,
+        "timeout": timeout,
+        "stable_for": stable_for,
+        "log_glob": log_glob,
+        "log_lines": log_lines,
+        "_ansible_check_mode": check_mode,
+    }
+    run_on_files(static_pod_wait, capsys, work, remote, {k: v for k, v in args.items() if v is not None})
+
+
 _PORT = st.integers(-1, 70000) | st.sampled_from(["22", "8000-8100", "9-1", "22\n", "0x16", "ssh"]) | _TEXT
 _SOURCE = st.sampled_from(["10.0.0.0/8", "10.0.0.1/8", "fd00::/8", "0.0.0.0/0", "10.0.0.0/33", "10.0.0.0/8\n"]) | _TEXT
 

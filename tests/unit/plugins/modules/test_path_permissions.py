@@ -166,12 +166,12 @@ def test_apply_then_converged(tree: Path, capsys: pytest.CaptureFixture[str]) ->
         ),
         (
             {"mode_max": True, "owner": "root"},
-            "mode_max is True but all of the following are missing: mode found in paths",
+            "mode_max is True but all of the following are missing: mode found in paths. Nothing was changed.",
         ),
-        ({"recurse": True}, "one of the following is required: owner, group, mode found in paths"),
+        ({"recurse": True}, "one of the following is required: owner, group, mode found in paths. Nothing was changed."),
         (
             {"mode": "0644", "state": "gone"},
-            "value of state must be one of: present_only, required, got: gone found in paths",
+            "value of state must be one of: present_only, required, got: gone found in paths. Nothing was changed.",
         ),
     ],
 )
