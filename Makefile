@@ -33,7 +33,7 @@ SCENARIOS := $(notdir $(wildcard extensions/molecule/*))
 PYTEST = $(RUN) pytest -p no:cacheprovider
 
 .PHONY: help bootstrap sysdeps lab lab-down lint sanity units test-lab integration molecule \
-	docs docs-check build test demo clean
+	docs docs-check build test demo clean ee
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -51,6 +51,9 @@ lab:  ## the lab images (cached by recipe hash)
 
 lab-down:
 	@$(LAB) down --all
+
+ee: bootstrap lab  ## the AWX execution environment, bulwark-lab/ee:latest (ansible-builder)
+	@tools/build_ee.sh
 
 lint: bootstrap
 	$(RUN) ansible-lint --profile production --strict

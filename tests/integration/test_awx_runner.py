@@ -20,11 +20,8 @@ import typing as t
 from pathlib import Path
 
 import pytest
-import yaml
+from awx_jobs import AUDIT_CONTROLS, REPO, Job, answer, finished_job, private_data_dir
 from conftest import LabTarget, LabTargets
-
-REPO = Path(__file__).resolve().parents[2]
-AUDIT_CONTROLS = [f"CIS-Docker 1.1.{n}" for n in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 17, 18)]
 
 
 @pytest.fixture(scope="module")
@@ -38,69 +35,6 @@ def survey() -> dict[str, dict[str, t.Any]]:
     return {question["variable"]: question for question in spec["spec"]}
 
 
-def _answer(survey: dict[str, dict[str, t.Any]], variable: str, value: str) -> dict[str, str]:
-    """A survey answer, refused as AWX would refuse it: the question exists and the choice is offered."""
-    question = survey[variable]
-    assert question["type"] != "multiplechoice" or value in question["choices"], (variable, value)
-    return {variable: value}
-
-
-def _private_data_dir(root: Path, host: LabTarget, extravars: dict[str, t.Any], cmdline: str) -> Path:
-    pdd = root
-    (pdd / "project").mkdir(parents=True)
-    for name in ("site", "audit"):
-        (pdd / "project" / f"{name}.yml").write_text(
-            f"---\n- name: The {name} of bulwark.hardening\n  ansible.builtin.import_playbook: bulwark.hardening.{name}\n"
-        )
-    (pdd / "inventory").mkdir()
-    inventory = {
-        "all": {
-            "vars": {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"},
-            "children": {
-                "docker_hosts": {
-                    "hosts": {host.name: {}},
-                    "vars": {
-                        # This VM's hard limit for open files is 20000 (see the docker_daemon tests).
-                        "docker_daemon_default_ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 8192}},
-                        "bulwark_waivers": [
-                            {"id": control, "reason": "a container outside the host's PID namespace", "expires": "2099-12-31"}
-                            for control in AUDIT_CONTROLS
-                        ],
-                    },
-                }
-            },
-        }
-    }
-    (pdd / "inventory" / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    (pdd / "env").mkdir()
-    (pdd / "env" / "extravars").write_text(yaml.safe_dump(extravars))
-    env = {k: v for k, v in os.environ.items() if k.startswith(("ANSIBLE_COLLECTIONS_PATH",))}
-    env.update(
-        ANSIBLE_CALLBACKS_ENABLED="bulwark.hardening.controls_report",
-        ANSIBLE_PIPELINING="true",
-        ANSIBLE_GATHERING="explicit",
-        BULWARK_REPORT_PATH=str(pdd / "report" / "bulwark-report.json"),
-        BULWARK_JUNIT_PATH=str(pdd / "report" / "bulwark-report.xml"),
-        BULWARK_HTML_PATH=str(pdd / "report" / "bulwark-report.html"),
-    )
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / "build" / "collections-2.19"))
-    (pdd / "env" / "envvars").write_text(yaml.safe_dump(env))
-    (pdd / "env" / "settings").write_text(yaml.safe_dump({"job_timeout": 900, "suppress_ansible_output": True}))
-    (pdd / "env" / "cmdline").write_text(cmdline)
-    return pdd
-
-
-class Job(t.NamedTuple):
-    status: str
-    rc: int
-    artifacts: Path
-    events: list[dict[str, t.Any]]
-
-    def stats_event(self) -> dict[str, t.Any]:
-        (event,) = [e for e in self.events if e.get("event") == "playbook_on_stats"]
-        return event
-
-
 def _run(pdd: Path, playbook: str, ident: str) -> Job:
     runner = shutil.which("ansible-runner", path=str(Path(sys.executable).parent)) or "ansible-runner"
     env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
@@ -111,23 +45,22 @@ def _run(pdd: Path, playbook: str, ident: str) -> Job:
     )  # fmt: skip
     artifacts = pdd / "artifacts" / ident
     assert artifacts.is_dir(), proc.stdout + proc.stderr
-    events = [json.loads(p.read_text()) for p in sorted((artifacts / "job_events").glob("*.json"))]
-    return Job((artifacts / "status").read_text(), int((artifacts / "rc").read_text()), artifacts, events)
+    return finished_job(artifacts)
 
 
 @pytest.fixture(scope="module")
 def audit_job(docker_host: LabTarget, survey: dict[str, dict[str, t.Any]], tmp_path_factory: pytest.TempPathFactory) -> Job:
     """Job type "check" (AWX adds --check), with the survey's answer drift: a fresh host fails it."""
-    answers = _answer(survey, "bulwark_report_fail_on", "drift")
-    pdd = _private_data_dir(tmp_path_factory.mktemp("awx-audit"), docker_host, answers, "--check")
+    answers = answer(survey, "bulwark_report_fail_on", "drift")
+    pdd = private_data_dir(tmp_path_factory.mktemp("awx-audit"), docker_host, answers, "--check")
     return _run(pdd, "audit.yml", "audit")
 
 
 @pytest.fixture(scope="module")
 def site_job(audit_job: Job, docker_host: LabTarget, survey: dict[str, dict[str, t.Any]], tmp_path_factory: pytest.TempPathFactory) -> Job:
     """Job type "run", with survey answers as AWX passes them: strings, "false" for a bool."""
-    answers = {**_answer(survey, "docker_daemon_tls_enabled", "false"), **_answer(survey, "bulwark_report_fail_on", "fail")}
-    pdd = _private_data_dir(tmp_path_factory.mktemp("awx-site"), docker_host, answers, "")
+    answers = {**answer(survey, "docker_daemon_tls_enabled", "false"), **answer(survey, "bulwark_report_fail_on", "fail")}
+    pdd = private_data_dir(tmp_path_factory.mktemp("awx-site"), docker_host, answers, "")
     return _run(pdd, "site.yml", "site")
 
 
