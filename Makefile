@@ -3,6 +3,7 @@
 #
 #   make demo     build the lab, audit it, harden it, audit again, and print the table
 #   make test     every test CI runs (lint, sanity, units, lab, integration, Molecule, build)
+#   make ee       the execution environment for AWX (ansible-builder), bulwark-lab/ee:latest
 #
 # Everything heavy (virtualenvs, collections, lab images) is cached under $(BULWARK_CACHE),
 # outside the repository, and reused: a warm run skips what did not change.
