@@ -107,7 +107,7 @@ options:
         Any other key is in effect only when dockerd started after the file was last written, as dockerd reads it
         when it starts.
       - A key the daemon does not run is V(stale) in RV(item_status); when no dockerd answers, every key that is
-        not changed is V(not-in-effect) and RV(msg) says why. Keys this task changes stay V(changed).
+        not changed is V(not-in-effect) and the task's message says why. Keys this task changes stay V(changed).
       - Set it when O(path) is the file the host's dockerd reads; it needs the C(docker) CLI.
     type: bool
     default: false
