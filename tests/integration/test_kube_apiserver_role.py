@@ -151,3 +151,7 @@ def test_hardening_rolls_out_and_a_second_run_changes_nothing(node, playbook, ru
     assert again.stats(node.name)["changed"] == 0
     assert apiserver_pid(node) == pid
     print(f"converged run: {again.seconds:.1f} s")
+    # A clean run warns of nothing: the node's kubernetes client is one kubernetes.core supports.
+    warnings = [(name, w) for name, result in run.results(node.name) + again.results(node.name) for w in result.get("warnings", [])]
+    assert not warnings, warnings
+    assert "[WARNING]" not in run.stderr + again.stderr, run.stderr + again.stderr
