@@ -23,6 +23,7 @@ is a count, a size or a time, so a whole number of 1 or more, and never a bool.
 from __future__ import annotations
 
 import json
+import math
 import re
 import typing as t
 
@@ -129,6 +130,8 @@ def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool, rol
                 problems.append(_list_problem(at, item, False))
             elif elements not in ("dict", "list", "raw", None) and isinstance(item, (t.Mapping, list, tuple)):
                 problems.append(f"{at} must be a {elements}, not {_kind(item)}.")
+            elif elements in ("int", "float") and isinstance(item, float) and not math.isfinite(item):
+                problems.append(f"{at} must be a finite number, not {item!r}.")
             elif role and item is not None:
                 problems += _scalar_problems(at, elements or "str", item, secret)
         return problems
@@ -136,6 +139,9 @@ def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool, rol
         if not isinstance(value, t.Mapping):
             return [_dict_problem(where, value, top, secret)]
         return _walk(spec["options"], value, f"{where}.", False, role) if spec.get("options") else []
+    if kind in ("int", "float") and isinstance(value, float) and not math.isfinite(value):
+        # ansible-core's own int check raises OverflowError on infinity: a traceback, not a message.
+        return [f"{where} must be a finite number, not {value!r}."]
     if role and not spec.get("choices"):  # a choice is argument_specs' own, exact check
         return _scalar_problems(where, kind, value, secret)
     return []

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.bulwark.hardening.plugins.module_utils.benchmark_floors import floor_problems
 from ansible_collections.bulwark.hardening.plugins.module_utils.role_vars import type_problems
 
 ROLES = Path(__file__).resolve().parents[4] / "roles"
@@ -121,6 +122,15 @@ def test_a_module_option_is_held_to_its_type_only() -> None:
     assert type_problems(SPEC, {"name": "", "days": 0, "dest": "rel"}, role_variables=False) == []
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_number_that_is_not_finite_is_refused_for_modules_too(value: float) -> None:
+    # ansible-core's check_type_int raises OverflowError on it (a traceback).
+    assert type_problems(SPEC, {"days": value}, role_variables=False) == [f"days must be a finite number, not {value!r}."]
+    assert type_problems(SPEC, {"nested": {"ports": [value]}}, role_variables=False) == [
+        f"nested.ports[0] must be a finite number, not {value!r}."
+    ]
+
+
 @given(st.text(min_size=1).filter(lambda text: any(ord(ch) < 32 or ord(ch) == 127 for ch in text)))
 def test_any_string_with_a_control_character_is_refused(text: str) -> None:
     problems = type_problems(SPEC, {"name": text, "key": text})
@@ -180,3 +190,23 @@ def test_every_default_passes_the_rules_it_sets(role: str) -> None:
     options = role_options()[role]
     defaults = {name: spec["default"] for name, spec in options.items() if "default" in spec}
     assert type_problems(options, defaults) == []
+
+
+_ANY = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(data=st.data())
+def test_generated_values_for_every_role_end_in_messages_that_name_the_variable(data: st.DataObject) -> None:
+    """check_role_vars' logic, for any value of any variable of any role: no exception, and each
+    problem (type or benchmark floor) starts with the variable it is about."""
+    options = {name: spec for role_opts in role_options().values() for name, spec in role_opts.items()}
+    names = data.draw(st.lists(st.sampled_from(sorted(options)), min_size=1, max_size=4, unique=True))
+    values = {name: data.draw(_ANY) for name in names}
+    problems = type_problems(options, values) + floor_problems(values, waived=set())
+    for problem in problems:
+        assert any(problem.startswith(name) for name in names), (problem, values)
