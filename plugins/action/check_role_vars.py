@@ -14,7 +14,11 @@ import typing as t
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.bulwark.hardening.plugins.module_utils.benchmark_floors import floor_problems
+from ansible_collections.bulwark.hardening.plugins.module_utils.benchmark_floors import (
+    FLOORS,
+    catalog_floors,
+    floor_problems,
+)
 from ansible_collections.bulwark.hardening.plugins.module_utils.controls import ControlCatalogError
 from ansible_collections.bulwark.hardening.plugins.module_utils.role_vars import type_problems
 from ansible_collections.bulwark.hardening.plugins.module_utils.waivers import (
@@ -50,11 +54,14 @@ class ActionModule(ActionBase):
         values = {name: self._templar.template(task_vars[name]) for name in options if name in task_vars}
         problems = type_problems(options, values)
         waivers: list[dict[str, t.Any]] = []
+        floors = FLOORS
         try:
-            waivers = self._host_waivers(task_vars)
+            controls = read_catalog(catalog_path()).controls
+            floors += catalog_floors(controls, options)
+            waivers = self._host_waivers(task_vars, {control.id for control in controls})
         except (WaiverError, ControlCatalogError) as exc:
             problems.append(str(exc))
-        problems += floor_problems(values, {waiver["id"] for waiver in waivers})
+        problems += floor_problems(values, {waiver["id"] for waiver in waivers}, floors)
         result.update(changed=False, checked=sorted(values))
         if problems:
             result.update(failed=True, problems=problems, msg=" ".join(problems) + " Nothing was changed.")
@@ -62,12 +69,11 @@ class ActionModule(ActionBase):
             result[WAIVERS] = waivers
         return result
 
-    def _host_waivers(self, task_vars: dict[str, t.Any]) -> list[dict[str, t.Any]]:
-        """The inventory's waivers, checked against the catalog, that apply to this host."""
+    def _host_waivers(self, task_vars: dict[str, t.Any], known: set[str]) -> list[dict[str, t.Any]]:
+        """The inventory's waivers, checked against the catalog's ids (KNOWN), that apply to this host."""
         raw = self._templar.template(task_vars.get(WAIVERS))
         if raw is None:
             return []
-        known = {control.id for control in read_catalog(catalog_path()).controls}
         waivers = load_waivers(raw, known)
         host = str(task_vars.get("inventory_hostname", ""))
         groups = [str(group) for group in task_vars.get("group_names") or []]

@@ -21,7 +21,9 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-__all__ = ["FLOORS", "Floor", "floor_problems"]
+from ansible.module_utils.parsing.convert_bool import boolean
+
+__all__ = ["FLOORS", "Floor", "catalog_floors", "floor_problems"]
 
 _OCTAL_MODE = re.compile(r"0?[0-7]{3}\Z")
 
@@ -75,6 +77,29 @@ FLOORS: tuple[Floor, ...] = (
     Floor("CIS-K8s 1.3.7", "kube_controller_manager_bind_address", _loopback, "a loopback address, such as 127.0.0.1"),
     Floor("CIS-K8s 1.4.2", "kube_scheduler_bind_address", _loopback, "a loopback address, such as 127.0.0.1"),
 )  # fmt: skip
+
+
+def _is(wanted: bool) -> t.Callable[[t.Any], bool]:
+    def holds(value: t.Any) -> bool:
+        try:
+            return boolean(value, strict=True) is wanted
+        except TypeError:
+            return True  # not a bool: argument_specs refuses it by name
+    return holds
+
+
+def catalog_floors(controls: t.Iterable[t.Any], options: t.Mapping[str, t.Mapping[str, t.Any]]) -> tuple[Floor, ...]:
+    """The floors the control catalog implies for a role's OPTIONS: a bool variable whose control
+    only null waives (``waived_when: null``) defaults to the benchmark's value, and the other value
+    turns the control off (``docker_daemon_icc: true``, ``kube_apiserver_profiling: true``), which
+    only a waiver may do. A bool whose other value is the waiver (``waived_when: false``) is not one."""
+    floors = []
+    for control in controls:
+        spec = options.get(control.variable) or {}
+        if spec.get("type") == "bool" and control.waivable and control.waived_when is None and "default" in spec:
+            wanted = bool(spec["default"])
+            floors.append(Floor(control.id, control.variable, _is(wanted), f"{str(wanted).lower()}"))
+    return tuple(floors)
 
 
 def floor_problems(

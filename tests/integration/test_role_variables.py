@@ -49,6 +49,8 @@ SPECIFIC: dict[str, list[t.Any]] = {
     "docker_daemon_socket_group": ["docker root", "Docker"],
     "docker_daemon_tls_clients": [["bad name"]],
     "docker_daemon_log_level": ["error"],
+    "docker_daemon_icc": [True, "yes"],  # turns CIS-Docker 2.2 off, which only a waiver may do
+    "docker_daemon_live_restore": ["false"],
     "docker_daemon_insecure_registries": [["registry.local:5000"]],
     "docker_daemon_systemd_execstart": ["/usr/sbin/dockerd\nExecStartPre=/bin/true"],
     "host_firewall_admin_networks": [["10.0.0.0/33"], ["not-a-network"], ["10.0.0.1/8"]],
@@ -58,6 +60,7 @@ SPECIFIC: dict[str, list[t.Any]] = {
     "host_firewall_rollback_timeout": [0],
     "kube_apiserver_authorization_modes": [["AlwaysAllow", "Node", "RBAC"]],
     "kube_apiserver_audit_log_maxage": [7],
+    "kube_apiserver_profiling": ["true"],
     "kube_apiserver_audit_log_maxbackup": [1],
     "kube_apiserver_audit_log_maxsize": [10],
     "kube_apiserver_tls_cipher_suites": [["TLS_RSA_WITH_RC4_128_SHA"]],
@@ -67,6 +70,7 @@ SPECIFIC: dict[str, list[t.Any]] = {
     "kube_scheduler_bind_address": ["0.0.0.0", "not-an-address"],
     "kube_scheduler_extra_args": [{"profiling": "true"}],
     "kube_etcd_data_dir_owner": ["etcd"],
+    "kube_etcd_peer_auto_tls": [True],
     "kube_etcd_extra_args": [{"client-cert-auth": "false"}],
 }
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.bulwark.hardening.plugins.module_utils.benchmark_floors import FLOORS, floor_problems
+from ansible_collections.bulwark.hardening.plugins.module_utils.benchmark_floors import FLOORS, catalog_floors, floor_problems
 
 COLLECTION = Path(__file__).resolve().parents[4]
 
@@ -76,3 +76,35 @@ def test_every_floor_names_a_control_of_its_variable_s_role() -> None:
         assert options[floor.variable]["role"] == roles[floor.control], floor
         default = options[floor.variable].get("default")
         assert floor_problems({floor.variable: default}, waived=set()) == [], f"{floor.variable}'s default is below {floor.control}"
+
+
+def _catalog_and_options() -> tuple[t.Any, dict[str, t.Any]]:
+    from ansible_collections.bulwark.hardening.plugins.module_utils.controls import load_catalog
+
+    catalog = load_catalog(yaml.safe_load((COLLECTION / "meta" / "controls.yml").read_text()))
+    options: dict[str, t.Any] = {}
+    for path in (COLLECTION / "roles").glob("*/meta/argument_specs.yml"):
+        options.update(yaml.safe_load(path.read_text())["argument_specs"]["main"]["options"])
+    return catalog, options
+
+
+@pytest.mark.parametrize(
+    ("variable", "weaker"),
+    [("docker_daemon_icc", True), ("docker_daemon_icc", "yes"), ("kube_apiserver_profiling", "true"),
+     ("kube_etcd_client_cert_auth", False), ("docker_daemon_live_restore", "no")],
+)  # fmt: skip
+def test_a_bool_that_turns_its_control_off_is_refused_unless_waived(variable: str, weaker: t.Any) -> None:
+    catalog, options = _catalog_and_options()
+    floors = catalog_floors(catalog.controls, options)
+    (problem,) = floor_problems({variable: weaker}, waived=set(), floors=floors)
+    assert problem.startswith(f"{variable} {weaker!r} is weaker than CIS-")
+    controls = {floor.control for floor in floors if floor.variable == variable}
+    assert floor_problems({variable: weaker}, waived=controls, floors=floors) == []
+    assert floor_problems({variable: options[variable]["default"]}, waived=set(), floors=floors) == []
+
+
+def test_a_bool_whose_other_value_is_the_waiver_has_no_floor() -> None:
+    catalog, options = _catalog_and_options()
+    floored = {floor.variable for floor in catalog_floors(catalog.controls, options)}
+    assert "docker_daemon_file_permissions" not in floored  # false turns the file controls off: a waiver
+    assert len(floored) == 16
