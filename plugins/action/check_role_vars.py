@@ -55,12 +55,19 @@ class ActionModule(ActionBase):
         problems = type_problems(options, values)
         waivers: list[dict[str, t.Any]] = []
         floors = FLOORS
+        raw_waivers = self._templar.template(task_vars.get(WAIVERS))
         try:
             controls = read_catalog(catalog_path()).controls
             floors += catalog_floors(controls, options)
-            waivers = self._host_waivers(task_vars, {control.id for control in controls})
-        except (WaiverError, ControlCatalogError) as exc:
+            if raw_waivers is not None:
+                waivers = self._host_waivers(raw_waivers, task_vars, {control.id for control in controls})
+        except WaiverError as exc:
             problems.append(str(exc))
+        except ControlCatalogError as exc:
+            # Waivers are checked against the catalog, so they need it; without waivers the run goes on
+            # with the fixed floors, and the report (which reads the catalog too) says what is wrong with it.
+            if raw_waivers is not None:
+                problems.append(str(exc))
         problems += floor_problems(values, {waiver["id"] for waiver in waivers}, floors)
         result.update(changed=False, checked=sorted(values))
         if problems:
@@ -69,11 +76,9 @@ class ActionModule(ActionBase):
             result[WAIVERS] = waivers
         return result
 
-    def _host_waivers(self, task_vars: dict[str, t.Any], known: set[str]) -> list[dict[str, t.Any]]:
-        """The inventory's waivers, checked against the catalog's ids (KNOWN), that apply to this host."""
-        raw = self._templar.template(task_vars.get(WAIVERS))
-        if raw is None:
-            return []
+    @staticmethod
+    def _host_waivers(raw: t.Any, task_vars: dict[str, t.Any], known: set[str]) -> list[dict[str, t.Any]]:
+        """The inventory's waivers (RAW), checked against the catalog's ids (KNOWN), that apply to this host."""
         waivers = load_waivers(raw, known)
         host = str(task_vars.get("inventory_hostname", ""))
         groups = [str(group) for group in task_vars.get("group_names") or []]
