@@ -27,7 +27,7 @@ description:
     days of API server audit logs, a scheduler bound to a non-loopback address, and the other floors in
     C(module_utils/benchmark_floors.py)) is refused unless the host's waivers include that control. So is the
     other value of a bool whose control only null waives in the control catalog (V(docker_daemon_icc=true),
-    V(kube_apiserver_profiling=true)): it turns the control off, and the report would otherwise call it passing.
+    V(kube_apiserver_profiling=true)), which turns the control off; the report would otherwise call it passing.
   - Checks the inventory's waivers, C(bulwark_waivers), against the control catalog (an unknown control id, a
     missing reason, an expiry that is not a date written V(YYYY-MM-DD) fail the task) and returns the ones that
     apply to the host, which the C(bulwark.hardening.controls_report) callback reports.
