@@ -109,6 +109,18 @@ def _scalar_problems(where: str, kind: t.Any, value: t.Any, secret: bool) -> lis
     return [problem] if problem else []
 
 
+def _unusable_number(where: str, kind: t.Any, value: t.Any) -> str | None:
+    """What ansible-core's own int and float checks cannot even refuse: they raise OverflowError on
+    infinity, and on a list, which decimal.Decimal reads as a (sign, digits, exponent) tuple."""
+    if kind not in ("int", "float"):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where} must be a finite number, not {value!r}."
+    if isinstance(value, (list, tuple, t.Mapping)):
+        return f"{where} must be a number, not {_kind(value)}."
+    return None
+
+
 def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool, role: bool) -> list[str]:
     if value is None:
         return []  # a null is the variable's "not managed": the spec's own check decides
@@ -130,8 +142,8 @@ def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool, rol
                 problems.append(_list_problem(at, item, False))
             elif elements not in ("dict", "list", "raw", None) and isinstance(item, (t.Mapping, list, tuple)):
                 problems.append(f"{at} must be a {elements}, not {_kind(item)}.")
-            elif elements in ("int", "float") and isinstance(item, float) and not math.isfinite(item):
-                problems.append(f"{at} must be a finite number, not {item!r}.")
+            elif (number_problem := _unusable_number(at, elements, item)) is not None:
+                problems.append(number_problem)
             elif role and item is not None:
                 problems += _scalar_problems(at, elements or "str", item, secret)
         return problems
@@ -139,9 +151,9 @@ def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool, rol
         if not isinstance(value, t.Mapping):
             return [_dict_problem(where, value, top, secret)]
         return _walk(spec["options"], value, f"{where}.", False, role) if spec.get("options") else []
-    if kind in ("int", "float") and isinstance(value, float) and not math.isfinite(value):
-        # ansible-core's own int check raises OverflowError on infinity: a traceback, not a message.
-        return [f"{where} must be a finite number, not {value!r}."]
+    number_problem = _unusable_number(where, kind, value)
+    if number_problem:
+        return [number_problem]
     if role and not spec.get("choices"):  # a choice is argument_specs' own, exact check
         return _scalar_problems(where, kind, value, secret)
     return []

@@ -131,6 +131,11 @@ def test_a_number_that_is_not_finite_is_refused_for_modules_too(value: float) ->
     ]
 
 
+def test_a_list_for_a_number_is_refused_for_modules_too() -> None:
+    # ansible-core 2.21's check_type_int reads [2**63, None, None] as a Decimal tuple and raises.
+    assert type_problems(SPEC, {"days": [2**63, None, None]}, role_variables=False) == ["days must be a number, not a list."]
+
+
 @given(st.text(min_size=1).filter(lambda text: any(ord(ch) < 32 or ord(ch) == 127 for ch in text)))
 def test_any_string_with_a_control_character_is_refused(text: str) -> None:
     problems = type_problems(SPEC, {"name": text, "key": text})
