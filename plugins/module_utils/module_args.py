@@ -40,6 +40,7 @@ class _StrictModule(AnsibleModule):
     def fail_json(self, msg: str, **kwargs: t.Any) -> t.NoReturn:
         if not self.validated:
             kwargs["invocation"] = {"module_args": {}}
+            kwargs.pop("msg_to_log", None)  # the arguments again, as syslog would have had them
             msg = mask_url_passwords(msg.rstrip(".") + "." + REFUSED)
         super().fail_json(msg=msg, **kwargs)
 

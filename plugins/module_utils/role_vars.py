@@ -22,6 +22,7 @@ is a count, a size or a time, so a whole number of 1 or more, and never a bool.
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import re
@@ -109,13 +110,31 @@ def _scalar_problems(where: str, kind: t.Any, value: t.Any, secret: bool) -> lis
     return [problem] if problem else []
 
 
+def _unusable_text(where: str, kind: t.Any, value: t.Any, secret: bool) -> str | None:
+    """A NUL byte in text no path, name or syslog line can carry (AnsibleModule fails to log it,
+    and answers with every argument)."""
+    if kind in ("str", "path") and isinstance(value, str) and "\x00" in value:
+        return f"{where} must not contain a NUL byte, not {_kind(value, secret)}."
+    return None
+
+
 def _unusable_number(where: str, kind: t.Any, value: t.Any) -> str | None:
     """What ansible-core's own int and float checks cannot even refuse: they raise OverflowError on
-    infinity, and on a list, which decimal.Decimal reads as a (sign, digits, exponent) tuple."""
+    infinity (``inf``, or the string ``"Infinity"``), and on a list, which decimal.Decimal reads as
+    a (sign, digits, exponent) tuple."""
     if kind not in ("int", "float"):
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return f"{where} must be a finite number, not {value!r}."
+    if isinstance(value, str):
+        try:
+            number = decimal.Decimal(value.strip())
+        except decimal.InvalidOperation:
+            return None  # not a number at all: argument_specs refuses it by name
+        if not number.is_finite():
+            return f"{where} must be a finite number, not {value!r}."
+        if number and number.adjusted() > 18:  # "1e999999999" would be an int of a billion digits
+            return f"{where} must be below 10**18, not {value[:20]!r}."
     if isinstance(value, (list, tuple, t.Mapping)):
         return f"{where} must be a number, not {_kind(value)}."
     return None
@@ -142,8 +161,8 @@ def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool, rol
                 problems.append(_list_problem(at, item, False))
             elif elements not in ("dict", "list", "raw", None) and isinstance(item, (t.Mapping, list, tuple)):
                 problems.append(f"{at} must be a {elements}, not {_kind(item)}.")
-            elif (number_problem := _unusable_number(at, elements, item)) is not None:
-                problems.append(number_problem)
+            elif (unusable := _unusable_number(at, elements, item) or _unusable_text(at, elements, item, secret)):
+                problems.append(unusable)
             elif role and item is not None:
                 problems += _scalar_problems(at, elements or "str", item, secret)
         return problems
@@ -151,9 +170,9 @@ def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool, rol
         if not isinstance(value, t.Mapping):
             return [_dict_problem(where, value, top, secret)]
         return _walk(spec["options"], value, f"{where}.", False, role) if spec.get("options") else []
-    number_problem = _unusable_number(where, kind, value)
-    if number_problem:
-        return [number_problem]
+    unusable = _unusable_number(where, kind, value) or _unusable_text(where, kind, value, secret)
+    if unusable:
+        return [unusable]
     if role and not spec.get("choices"):  # a choice is argument_specs' own, exact check
         return _scalar_problems(where, kind, value, secret)
     return []

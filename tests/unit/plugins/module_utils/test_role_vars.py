@@ -86,7 +86,7 @@ def test_refused(values: dict[str, t.Any], problems: list[str]) -> None:
         ({"name": {"a": 1}}, "name must be a string, not a dict."),
         ({"name": ""}, "name must not be an empty string."),
         ({"name": "docker\nroot"}, "name must be one line without control characters, not the string 'docker\\nroot'."),
-        ({"name": "a\x00b"}, "name must be one line without control characters, not the string 'a\\x00b'."),
+        ({"name": "a\x00b"}, "name must not contain a NUL byte, not the string 'a\\x00b'."),
         ({"name": "0660\n"}, "name must be one line without control characters, not the string '0660\\n'."),
         ({"key": "hunter2\n"}, "key must be one line without control characters, not a string (not shown: the option is no_log)."),
         ({"dest": "rules"}, "dest must be an absolute path, not the string 'rules' (on the controller: {{ playbook_dir }}/...)."),
@@ -122,13 +122,26 @@ def test_a_module_option_is_held_to_its_type_only() -> None:
     assert type_problems(SPEC, {"name": "", "days": 0, "dest": "rel"}, role_variables=False) == []
 
 
-@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), "Infinity", " -inf", "NaN"])
 def test_a_number_that_is_not_finite_is_refused_for_modules_too(value: float) -> None:
     # ansible-core's check_type_int raises OverflowError on it (a traceback).
     assert type_problems(SPEC, {"days": value}, role_variables=False) == [f"days must be a finite number, not {value!r}."]
     assert type_problems(SPEC, {"nested": {"ports": [value]}}, role_variables=False) == [
         f"nested.ports[0] must be a finite number, not {value!r}."
     ]
+
+
+def test_a_nul_byte_in_text_is_refused_for_modules_too() -> None:
+    # AnsibleModule cannot log it to syslog, and then answers with every argument.
+    assert type_problems(SPEC, {"dest": "/a\x00", "modes": ["a\x00"]}, role_variables=False) == [
+        "modes[0] must not contain a NUL byte, not the string 'a\\x00'.",
+        "dest must not contain a NUL byte, not the string '/a\\x00'.",
+    ]
+
+
+def test_a_huge_number_in_a_string_is_refused_before_ansible_core_builds_it() -> None:
+    assert type_problems(SPEC, {"days": "1e999999999"}, role_variables=False) == ["days must be below 10**18, not '1e999999999'."]
+    assert type_problems(SPEC, {"days": "1e5"}, role_variables=False) == []
 
 
 def test_a_list_for_a_number_is_refused_for_modules_too() -> None:

@@ -331,7 +331,7 @@ def test_static_pod(
 
 # A command that exists nowhere, so that a case the module accepts waits at most its timeout (1 s).
 _COMMAND = st.sampled_from(["bulwark-no-such-process", "kube apiserver", "", "a\nb", "a\x00", "x" * 300, "../bin/x"]) | _TEXT
-_TIMEOUT = st.sampled_from([1, 0, -1, 3601, 2**63]) | _ANY
+_TIMEOUT = st.sampled_from([1, 0, -1, 3601, 2**63, "Infinity", "1e999999999", [2**63, None, None]]) | _ANY
 
 
 @pytest.mark.parametrize("check_mode", [True, False], ids=["check", "normal"])
