@@ -19,7 +19,7 @@ import typing as t
 
 from ansible_collections.bulwark.hardening.plugins.module_utils._io import MAX_ID
 
-__all__ = ["file_arg_problems"]
+__all__ = ["file_arg_problems", "path_problem"]
 
 _OCTAL = re.compile(r"0?[0-7]{3,4}\Z")
 # What chmod(1) and Ansible's file module take: u+rw,g-w,o= ...
@@ -38,6 +38,13 @@ def _mode_problem(mode: t.Any) -> str | None:
     return f"mode must be in octal (such as '0600') or symbolic form (such as 'u=rw,go='), not {mode!r}."
 
 
+def path_problem(key: str, path: t.Any) -> str | None:
+    """Why option KEY's PATH cannot be the file a module reads or writes, or None."""
+    if isinstance(path, str) and (not path.startswith("/") or "\x00" in path or "\n" in path):
+        return f"{key} must be an absolute path, not {path!r}."
+    return None
+
+
 def file_arg_problems(
     params: t.Mapping[str, t.Any],
     user_exists: t.Callable[[str], bool],
@@ -46,9 +53,9 @@ def file_arg_problems(
 ) -> list[str]:
     """What is wrong with PARAMS' path, owner, group and mode, one message per option, naming it."""
     problems = []
-    path = params.get(path_key)
-    if isinstance(path, str) and (not path.startswith("/") or "\x00" in path or "\n" in path):
-        problems.append(f"{path_key} must be an absolute path, not {path!r}.")
+    path = path_problem(path_key, params.get(path_key))
+    if path:
+        problems.append(path)
     for key, exists in (("owner", user_exists), ("group", group_exists)):
         value = params.get(key)
         if isinstance(value, str) and value.isdigit():

@@ -314,6 +314,7 @@ from ansible_collections.bulwark.hardening.plugins.module_utils._io import group
 from ansible_collections.bulwark.hardening.plugins.module_utils.docker_running import RunningDaemon, running_item_status
 from ansible_collections.bulwark.hardening.plugins.module_utils.file_args import file_arg_problems
 from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
+from ansible_collections.bulwark.hardening.plugins.module_utils.pod_process import parse_boot_time, parse_stat_start_ticks
 from ansible_collections.bulwark.hardening.plugins.module_utils.daemon_json import (
     Conflict,
     DaemonJsonError,
@@ -460,10 +461,10 @@ DEFAULT_PIDFILE = "/var/run/docker.pid"
 
 def _process_started(pid: int) -> float:
     """When process PID started, in seconds since the epoch (from /proc, as ps computes it)."""
-    with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-        ticks = int(handle.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
-    with open("/proc/stat", encoding="utf-8") as handle:
-        boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+    with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
+        ticks = parse_stat_start_ticks(handle.read())
+    with open("/proc/stat", encoding="ascii") as handle:
+        boot = parse_boot_time(handle.read())
     return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -489,7 +490,7 @@ def read_running_daemon(module: AnsibleModule, pidfile: str) -> tuple[RunningDae
     try:
         with open(pidfile, encoding="utf-8") as handle:
             started = _process_started(int(handle.read().strip()))
-    except (OSError, ValueError, IndexError, StopIteration) as exc:
+    except (OSError, ValueError, IndexError) as exc:
         return None, f"dockerd answers, but its start time cannot be read from {pidfile} ({exc})"
     return RunningDaemon(info=info, bridge=bridge if isinstance(bridge, dict) else {}, started=started), ""
 

@@ -148,6 +148,7 @@ import re
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.bulwark.hardening.plugins.module_utils._secrets import url_passwords
+from ansible_collections.bulwark.hardening.plugins.module_utils.file_args import path_problem
 from ansible_collections.bulwark.hardening.plugins.module_utils.module_args import strict_module
 from ansible_collections.bulwark.hardening.plugins.module_utils.pod_process import http_probe_urls
 from ansible_collections.bulwark.hardening.plugins.module_utils.static_pod import (
@@ -187,10 +188,7 @@ def input_problems(params: dict) -> list:
     problems = []
     if not _COMMAND.match(params["command"]):
         problems.append(f"command must be a process name (letters, digits, '.', '_', '-'), not {params['command']!r}.")
-    for key in ("manifest", "ca_path", "client_cert", "client_key"):
-        value = params[key]
-        if value is not None and (not value.startswith("/") or "\x00" in value or "\n" in value):
-            problems.append(f"{key} must be an absolute path, not {value!r}.")
+    problems += filter(None, (path_problem(key, params[key]) for key in ("manifest", "ca_path", "client_cert", "client_key")))
     if params["url"] is not None and any(ord(ch) < 33 for ch in params["url"]):
         problems.append("url must not contain blanks or control characters.")
     if not 1 <= params["timeout"] <= _MAX_TIMEOUT_S:
