@@ -99,17 +99,6 @@ def _number_problem(where: str, value: t.Any) -> str | None:
     return None
 
 
-def _scalar_problems(where: str, kind: t.Any, value: t.Any, secret: bool) -> list[str]:
-    """A role variable's text or number, as every role reads it (see the module's docstring)."""
-    if kind in ("str", "path"):
-        problem = _text_problem(where, kind, value, secret)
-    elif kind == "int":
-        problem = _number_problem(where, value)
-    else:
-        problem = None
-    return [problem] if problem else []
-
-
 def _unusable_text(where: str, kind: t.Any, value: t.Any, secret: bool) -> str | None:
     """A NUL byte in text no path, name or syslog line can carry (AnsibleModule fails to log it,
     and answers with every argument)."""
@@ -140,6 +129,18 @@ def _unusable_number(where: str, kind: t.Any, value: t.Any) -> str | None:
     return None
 
 
+def _scalar_problems(where: str, kind: t.Any, value: t.Any, secret: bool, role: bool) -> list[str]:
+    """One text or number of type KIND (None: a list's elements of no declared type): what no module
+    can take, then (ROLE) what no role reads as it is meant, an untyped element as text (see the
+    module's docstring)."""
+    problem = _unusable_number(where, kind, value) or _unusable_text(where, kind, value, secret)
+    if problem is None and role and (kind or "str") in ("str", "path"):
+        problem = _text_problem(where, kind or "str", value, secret)
+    elif problem is None and role and kind == "int":
+        problem = _number_problem(where, value)
+    return [problem] if problem else []
+
+
 def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool, role: bool) -> list[str]:
     if value is None:
         return []  # a null is the variable's "not managed": the spec's own check decides
@@ -161,21 +162,15 @@ def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool, rol
                 problems.append(_list_problem(at, item, False))
             elif elements not in ("dict", "list", "raw", None) and isinstance(item, (t.Mapping, list, tuple)):
                 problems.append(f"{at} must be a {elements}, not {_kind(item)}.")
-            elif (unusable := _unusable_number(at, elements, item) or _unusable_text(at, elements, item, secret)):
-                problems.append(unusable)
-            elif role and item is not None:
-                problems += _scalar_problems(at, elements or "str", item, secret)
+            elif item is not None:
+                problems += _scalar_problems(at, elements, item, secret, role)
         return problems
     if kind == "dict":
         if not isinstance(value, t.Mapping):
             return [_dict_problem(where, value, top, secret)]
         return _walk(spec["options"], value, f"{where}.", False, role) if spec.get("options") else []
-    unusable = _unusable_number(where, kind, value) or _unusable_text(where, kind, value, secret)
-    if unusable:
-        return [unusable]
-    if role and not spec.get("choices"):  # a choice is argument_specs' own, exact check
-        return _scalar_problems(where, kind, value, secret)
-    return []
+    # A choice is argument_specs' own, exact check.
+    return _scalar_problems(where, kind, value, secret, role and not spec.get("choices"))
 
 
 def _walk(options: t.Mapping[str, t.Any], values: t.Mapping[str, t.Any], prefix: str, top: bool, role: bool) -> list[str]:
