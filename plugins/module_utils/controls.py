@@ -466,13 +466,20 @@ def control_status(control: Control, outcome: TaskOutcome) -> tuple[str, str | N
             # where the kernel refuses them): never a pass.
             reason = f": {outcome.msg}" if outcome.msg else ""
             return "fail", f"{control.item!r} is not in effect on the live system{reason}"
+        if item_state == "finding":
+            # An audit found what the control forbids on the live system (a risky RBAC grant).
+            reason = f": {outcome.msg}" if outcome.msg else ""
+            return "fail", f"{control.item!r} has open findings{reason}"
+        if item_state == NOT_CHECKED:
+            return NOT_CHECKED, f"{control.item!r} was not checked{': ' + outcome.msg if outcome.msg else ''}"
         if item_state == "absent":
             # A file the benchmark names that this platform does not have (a Red Hat path on
             # Debian, a socket of a service that is not installed): nothing to enforce.
             return "n/a", f"{control.item} does not exist on the host"
         return (
             "fail",
-            f"item_status[{control.item!r}] is {item_state!r}; expected 'ok', 'changed', 'stale', 'not-in-effect' or 'absent'",
+            f"item_status[{control.item!r}] is {item_state!r}; expected 'ok', 'changed', 'stale', 'not-in-effect',"
+            " 'finding', 'not-checked' or 'absent'",
         )
     if outcome.state == "changed":
         return changed_status, None

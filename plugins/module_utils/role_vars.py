@@ -70,6 +70,10 @@ def _dict_problem(where: str, value: t.Any, top: bool, secret: bool = False) -> 
     return f"{where} must be a dict, not {_kind(value, secret)}{hint}."
 
 
+# Options whose list elements may be the empty string: Kubernetes names its core API group "".
+_EMPTY_IS_A_VALUE = frozenset({"api_groups"})
+
+
 def _text_problem(where: str, kind: str, value: t.Any, secret: bool) -> str | None:
     # argument_specs turns anything into a string for a str option, even a list or a dict.
     if isinstance(value, (bool, int, float)):
@@ -162,6 +166,8 @@ def _check(where: str, spec: t.Mapping[str, t.Any], value: t.Any, top: bool, rol
                 problems.append(_list_problem(at, item, False))
             elif elements not in ("dict", "list", "raw", None) and isinstance(item, (t.Mapping, list, tuple)):
                 problems.append(f"{at} must be a {elements}, not {_kind(item)}.")
+            elif item == "" and where.rpartition(".")[2] in _EMPTY_IS_A_VALUE:
+                continue
             elif item is not None:
                 problems += _scalar_problems(at, elements, item, secret, role)
         return problems

@@ -72,6 +72,7 @@ SPECIFIC: dict[str, list[t.Any]] = {
     "kube_etcd_data_dir_owner": ["etcd"],
     "kube_etcd_peer_auto_tls": [True],
     "kube_etcd_extra_args": [{"client-cert-auth": "false"}],
+    "kube_rbac_default_service_account_tokens": [True, "true"],
 }
 
 

@@ -671,8 +671,24 @@ STATUS_TABLE = [
     pytest.param(
         ICC,
         TaskOutcome("ok", False, item_status={"icc": "unknown"}),
-        ("fail", "item_status['icc'] is 'unknown'; expected 'ok', 'changed', 'stale', 'not-in-effect' or 'absent'"),
+        (
+            "fail",
+            "item_status['icc'] is 'unknown'; expected 'ok', 'changed', 'stale', 'not-in-effect', 'finding',"
+            " 'not-checked' or 'absent'",
+        ),
         id="item-status-unexpected",
+    ),
+    pytest.param(
+        ICC,
+        TaskOutcome("ok", True, item_status={"icc": "finding"}, msg="1 open finding: User:x is cluster-admin"),
+        ("fail", "'icc' has open findings: 1 open finding: User:x is cluster-admin"),
+        id="item-audit-finding",
+    ),
+    pytest.param(
+        ICC,
+        TaskOutcome("ok", True, item_status={"icc": "not-checked"}, msg="pods were not read"),
+        ("not-checked", "'icc' was not checked: pods were not read"),
+        id="item-not-checked",
     ),
     pytest.param(
         ICC,

@@ -118,6 +118,16 @@ def test_text_and_numbers_accepted(values: dict[str, t.Any]) -> None:
     assert type_problems(SPEC, values) == []
 
 
+def test_the_core_api_group_is_an_empty_string_and_nothing_else_is() -> None:
+    strings = {"type": "list", "elements": "str"}
+    rules = {"rules": {"type": "list", "elements": "dict", "options": {"api_groups": strings, "verbs": strings}}}
+    assert type_problems(rules, {"rules": [{"api_groups": ["", "apps"], "verbs": ["get"]}]}) == []
+    assert type_problems(rules, {"rules": [{"api_groups": [5], "verbs": [""]}]}) == [
+        "rules[0].api_groups[0] must be a string, not the number 5; quote it in YAML.",
+        "rules[0].verbs[0] must not be an empty string.",
+    ]
+
+
 def test_a_module_option_is_held_to_its_type_only() -> None:
     assert type_problems(SPEC, {"name": "", "days": 0, "dest": "rel"}, role_variables=False) == []
 

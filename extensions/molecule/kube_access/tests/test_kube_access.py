@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the kube_access scenario left, asked of its real API server: the check-mode audit reported
+every seeded risk by CIS id; converge removed what it was told to and what it owns, took the
+anonymous user out of a binding it does not own, replaced a binding whose role changed, and left an
+unmanaged binding alone; the API server's own SubjectAccessReviews agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import typing as t
+from pathlib import Path
+
+import pytest
+
+CONTAINER = "bulwark-mol-kube-access"
+OWNED = {"app.kubernetes.io/managed-by": "bulwark.hardening"}
+# Runs on the node with its admin credentials: GET a path (null on 404) or POST a review.
+CLIENT = """
+import json, sys
+import kubernetes
+kubernetes.config.load_kube_config("/etc/kubernetes/admin.conf")
+client = kubernetes.client.ApiClient()
+method, path, body = json.load(sys.stdin)
+try:
+    answer = client.call_api(path, method, body=body, auth_settings=["BearerToken"], _preload_content=False,
+                             _return_http_data_only=True)
+    print(answer.data.decode())
+except kubernetes.client.ApiException as exc:
+    if exc.status != 404:
+        raise
+    print("null")
+"""
+
+
+def api(method: str, path: str, body: dict[str, t.Any] | None = None) -> t.Any:
+    proc = subprocess.run(
+        ["docker", "exec", "-i", CONTAINER, "python3", "-c", CLIENT],
+        input=json.dumps([method, path, body]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout)
+
+
+def rbac(path: str) -> t.Any:
+    return api("GET", f"/apis/rbac.authorization.k8s.io/v1/{path}")
+
+
+def subjects(binding: dict[str, t.Any]) -> list[str]:
+    return sorted(f"{s['kind']}:{s['name']}" for s in binding.get("subjects") or [])
+
+
+def allowed(spec: dict[str, t.Any]) -> bool:
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
+    return bool(api("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)["status"].get("allowed"))
+
+
+@pytest.fixture(scope="module")
+def check_audit() -> dict[str, t.Any]:
+    path = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "check-audit.json"
+    return t.cast("dict[str, t.Any]", json.loads(path.read_text()))
+
+
+def found(audit: dict[str, t.Any], control: str, **fields: t.Any) -> list[dict[str, t.Any]]:
+    return [f for f in audit["findings"] if f["control"] == control and all(f[k] == v for k, v in fields.items())]
+
+
+def test_check_mode_reported_every_seeded_risk_by_cis_id(check_audit: dict[str, t.Any]) -> None:
+    assert found(check_audit, "CIS-K8s 5.1.1", subject="User:mallory", binding="ClusterRoleBinding/access-old-admin")
+    assert found(check_audit, "CIS-K8s 5.1.2", subject="Group:system:authenticated", binding="ClusterRoleBinding/access-read-secrets")
+    assert found(check_audit, "CIS-K8s 5.1.3", object="ClusterRole/access-wildcard")
+    assert found(check_audit, "BWK-12", subject="User:system:anonymous", binding="ClusterRoleBinding/access-public-view")
+    assert found(check_audit, "CIS-K8s 5.1.5", object="ServiceAccount/team-a/default")
+    assert found(check_audit, "CIS-K8s 5.1.6", object="Pod/team-b/idle-token", waived=True)
+    # The API server's own grants are reported, never open.
+    masters = found(check_audit, "CIS-K8s 5.1.1", subject="Group:system:masters")
+    assert masters and all(f["bootstrap"] for f in masters)
+    assert all(not f["bootstrap"] and not f["waived"] for f in check_audit["open_findings"])
+
+
+def test_converge_removed_the_listed_objects_and_kept_the_unmanaged_one() -> None:
+    assert rbac("clusterrolebindings/access-old-admin") is None
+    assert rbac("clusterrolebindings/access-read-secrets") is None
+    assert rbac("clusterroles/access-wildcard") is None
+    legacy = rbac("namespaces/team-b/rolebindings/legacy-viewers")
+    assert subjects(legacy) == ["Group:legacy"] and not (legacy["metadata"].get("labels") or {})
+
+
+def test_the_anonymous_user_left_a_binding_the_role_does_not_own() -> None:
+    public = rbac("clusterrolebindings/access-public-view")
+    assert subjects(public) == ["Group:devs"]
+    assert not (public["metadata"].get("labels") or {})
+
+
+def test_bindings_are_as_declared_and_the_changed_role_was_replaced() -> None:
+    readers = rbac("namespaces/team-a/rolebindings/team-a-readers")
+    assert (readers["roleRef"]["kind"], readers["roleRef"]["name"]) == ("Role", "team-a-reader")
+    assert readers["metadata"]["labels"] == OWNED and subjects(readers) == ["Group:team-a"]
+    assert rbac("namespaces/team-a/roles/team-a-reader")["metadata"]["labels"] == OWNED
+    assert subjects(rbac("clusterrolebindings/oncall-view")) == ["Group:oncall"]
+
+
+def test_default_service_accounts_mount_no_token() -> None:
+    for namespace in ("default", "team-a", "team-b", "kube-system"):
+        account = api("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/default")
+        assert account["automountServiceAccountToken"] is False, namespace
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"user": "mallory", "groups": ["system:authenticated"], "resourceAttributes": {"verb": "delete", "resource": "nodes"}}, False),
+        ({"groups": ["system:authenticated"], "resourceAttributes": {"verb": "get", "resource": "secrets", "namespace": "team-b"}}, False),
+        ({"groups": ["team-a", "system:authenticated"], "resourceAttributes": {"verb": "list", "resource": "pods", "namespace": "team-a"}}, True),
+        ({"groups": ["team-a", "system:authenticated"], "resourceAttributes": {"verb": "list", "resource": "secrets", "namespace": "team-a"}}, False),
+        ({"user": "system:anonymous", "groups": ["system:unauthenticated"], "resourceAttributes": {"verb": "list", "resource": "pods"}}, False),
+    ],
+)
+def test_the_api_server_answers_as_the_access_matrix_says(spec: dict[str, t.Any], expected: bool) -> None:
+    assert allowed(spec) is expected
