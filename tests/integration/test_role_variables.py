@@ -40,6 +40,7 @@ SECRET = "s3cr3t-campaign-value"  # the value of a no_log variable's cases: neve
 # What every kube_apiserver host needs to pass the one-key-for-all-nodes check of a multi-host play.
 ROLE_VARS: dict[str, dict[str, t.Any]] = {
     "kube_apiserver": {"kube_apiserver_encryption_key": base64.b64encode(b"k" * 32).decode()},
+    "kube_policies": {"kube_policies_trusted_registries": ["registry.example.com"]},
 }
 # Values of the right type that only the role's own checks, or the benchmark's floors, refuse.
 SPECIFIC: dict[str, list[t.Any]] = {
@@ -73,6 +74,7 @@ SPECIFIC: dict[str, list[t.Any]] = {
     "kube_etcd_peer_auto_tls": [True],
     "kube_etcd_extra_args": [{"client-cert-auth": "false"}],
     "kube_rbac_default_service_account_tokens": [True, "true"],
+    "kube_policies_trusted_registries": [[]],
 }
 
 

@@ -2,7 +2,9 @@
 """What the kube_access scenario left, asked of its real API server: the check-mode audit reported
 every seeded risk by CIS id; converge removed what it was told to and what it owns, took the
 anonymous user out of a binding it does not own, replaced a binding whose role changed, and left an
-unmanaged binding alone; the API server's own SubjectAccessReviews agree."""
+unmanaged binding alone; the API server's own SubjectAccessReviews agree; and the workload policy
+refuses at create time what it must, with its own message (server-side dry runs: admission runs,
+nothing is stored)."""
 
 from __future__ import annotations
 
@@ -16,21 +18,26 @@ import pytest
 
 CONTAINER = "bulwark-mol-kube-access"
 OWNED = {"app.kubernetes.io/managed-by": "bulwark.hardening"}
-# Runs on the node with its admin credentials: GET a path (null on 404) or POST a review.
+# Runs on the node with its admin credentials: GET a path (null on 404), POST a review, or POST an
+# object as a server-side dry run ("DRY"), answering the refusal's status and message.
 CLIENT = """
 import json, sys
 import kubernetes
 kubernetes.config.load_kube_config("/etc/kubernetes/admin.conf")
 client = kubernetes.client.ApiClient()
 method, path, body = json.load(sys.stdin)
+query = [("dryRun", "All")] if method == "DRY" else []
 try:
-    answer = client.call_api(path, method, body=body, auth_settings=["BearerToken"], _preload_content=False,
-                             _return_http_data_only=True)
-    print(answer.data.decode())
+    answer = client.call_api(path, "POST" if method == "DRY" else method, body=body, query_params=query,
+                             auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True)
+    print(json.dumps({"status": 201, "message": ""}) if method == "DRY" else answer.data.decode())
 except kubernetes.client.ApiException as exc:
-    if exc.status != 404:
+    if method == "DRY":
+        print(json.dumps({"status": exc.status, "message": json.loads(exc.body).get("message", "")}))
+    elif exc.status == 404:
+        print("null")
+    else:
         raise
-    print("null")
 """
 
 
@@ -121,3 +128,49 @@ def test_default_service_accounts_mount_no_token() -> None:
 )
 def test_the_api_server_answers_as_the_access_matrix_says(spec: dict[str, t.Any], expected: bool) -> None:
     assert allowed(spec) is expected
+
+
+POLICY = "ValidatingAdmissionPolicy 'bulwark-workloads' with binding 'bulwark-workloads' denied request: "
+UNTRUSTED = "images not from a trusted registry (registry.example.com): "
+TRUSTED = "registry.example.com/app:1.0"
+
+
+def pod(*containers: dict[str, t.Any], **spec: t.Any) -> dict[str, t.Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": list(containers), **spec}}
+
+
+def container(image: str = TRUSTED, **extra: t.Any) -> dict[str, t.Any]:
+    return {"name": "c", "image": image, **extra}
+
+
+PRIVILEGED = container(securityContext={"privileged": True})
+DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "d"},
+    "spec": {
+        "selector": {"matchLabels": {"app": "d"}},
+        "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [PRIVILEGED]}},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/api/v1/namespaces/team-a/pods", pod(PRIVILEGED), "privileged containers are not allowed (CIS-K8s 5.2.2)"),
+        ("/api/v1/namespaces/team-a/pods", pod(container("nginx:1.25")), UNTRUSTED + "nginx:1.25"),
+        ("/api/v1/namespaces/team-a/pods", pod(container("docker.io.evil.com/x:1")), UNTRUSTED + "docker.io.evil.com/x:1"),
+        ("/api/v1/namespaces/team-a/pods", pod(container(), volumes=[{"name": "v", "hostPath": {"path": "/"}}]), "hostPath volumes are not allowed"),
+        ("/apis/apps/v1/namespaces/team-a/deployments", DEPLOYMENT, "privileged containers are not allowed (CIS-K8s 5.2.2)"),
+    ],
+    ids=["privileged", "implicit-docker-hub", "lookalike-registry", "host-path", "deployment-template"],
+)
+def test_the_workload_policy_refuses_at_create_time(path: str, body: dict[str, t.Any], message: str) -> None:
+    answer = api("DRY", path, body)
+    assert answer["status"] == 403
+    assert answer["message"].endswith(POLICY + message)
+
+
+def test_a_compliant_pod_is_admitted() -> None:
+    assert api("DRY", "/api/v1/namespaces/team-a/pods", pod(container())) == {"status": 201, "message": ""}
