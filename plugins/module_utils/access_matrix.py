@@ -20,7 +20,12 @@ import dataclasses
 import re
 import typing as t
 
-from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_risk import RbacError, Subject, parse_subject
+from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_risk import (
+    NAMESPACE_NAME,
+    RbacError,
+    Subject,
+    parse_subject,
+)
 
 __all__ = ["AccessRow", "Answer", "compare", "parse_rows", "review", "table"]
 
@@ -30,7 +35,6 @@ ANONYMOUS = "system:anonymous"
 
 _WORD = re.compile(r"^[a-z*][a-zA-Z0-9*-]*\Z")
 _RESOURCE = re.compile(r"^(?P<resource>[a-z0-9*][a-z0-9-]*)(?:\.(?P<group>[a-z0-9.-]+))?(?:/(?P<sub>[a-z0-9-]+))?\Z")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 _KEYS = ("subject", "verb", "resource", "non_resource_url", "namespace", "name", "groups", "allowed")
 
 
@@ -84,7 +88,7 @@ def _row(entry: t.Mapping[str, t.Any], where: str) -> AccessRow:
     if bool(resource) == bool(url):
         raise RbacError(f"{where}: give either resource (such as pods or deployments.apps/scale) or non_resource_url.")
     namespace, name = _text(entry, "namespace", where), _text(entry, "name", where)
-    if namespace and not _DNS_LABEL.match(namespace):
+    if namespace and not NAMESPACE_NAME.match(namespace):
         raise RbacError(f"{where}.namespace: {namespace!r} is not a namespace name.")
     groups = entry.get("groups") or []
     if not isinstance(groups, list) or not all(isinstance(g, str) and g.strip() == g and g for g in groups):

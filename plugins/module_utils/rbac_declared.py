@@ -32,20 +32,22 @@ import re
 import typing as t
 
 from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_risk import (
+    NAMESPACE_NAME,
+    OWNER_LABEL,
     RbacError,
     Subject,
     is_bootstrap,
+    metadata,
     object_ref,
     parse_subject,
+    subject_of,
 )
 
-__all__ = ["OWNER_LABEL", "Change", "Plan", "plan"]
+__all__ = ["Change", "Plan", "plan"]
 
-OWNER_LABEL = ("app.kubernetes.io/managed-by", "bulwark.hardening")
 RBAC_API = "rbac.authorization.k8s.io"
 RBAC_VERSION = f"{RBAC_API}/v1"
 _NAME = re.compile(r"^[a-zA-Z0-9:._@-][a-zA-Z0-9:._@-]{0,252}\Z")  # RBAC names are path segments
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 _RULE_KEYS = {
     "api_groups": "apiGroups",
     "resources": "resources",
@@ -104,16 +106,12 @@ def _essence(obj: t.Mapping[str, t.Any] | None) -> dict[str, t.Any] | None:
     return shown
 
 
-def _meta(obj: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
-    return obj.get("metadata") or {}
-
-
 def _owned(obj: t.Mapping[str, t.Any]) -> bool:
-    return (_meta(obj).get("labels") or {}).get(OWNER_LABEL[0]) == OWNER_LABEL[1]
+    return (metadata(obj).get("labels") or {}).get(OWNER_LABEL[0]) == OWNER_LABEL[1]
 
 
 def _key(kind: str, obj: t.Mapping[str, t.Any]) -> tuple[str, str, str]:
-    meta = _meta(obj)
+    meta = metadata(obj)
     return (kind, str(meta.get("namespace") or ""), str(meta.get("name")))
 
 
@@ -126,7 +124,7 @@ def _name(value: t.Any, where: str) -> str:
 def _namespace(value: t.Any, where: str, namespaces: t.Collection[str]) -> str:
     if value is None or value == "":
         return ""
-    if not isinstance(value, str) or not _DNS_LABEL.match(value):
+    if not isinstance(value, str) or not NAMESPACE_NAME.match(value):
         raise RbacError(f"{where}: {value!r} is not a namespace name.")
     if value not in namespaces:
         raise RbacError(f"{where}: namespace {value!r} does not exist; create it first.")
@@ -169,13 +167,6 @@ def _subject_object(subject: Subject) -> dict[str, str]:
     return {"kind": subject.kind, "name": subject.name, "apiGroup": RBAC_API}
 
 
-def _live_subject(data: t.Mapping[str, t.Any], namespace: str) -> str:
-    kind = str(data.get("kind"))
-    if kind == "ServiceAccount":
-        return str(Subject(kind, str(data.get("name")), str(data.get("namespace") or namespace)))
-    return str(Subject(kind, str(data.get("name"))))
-
-
 def _normal_rules(rules: t.Any) -> list[tuple[tuple[str, tuple[str, ...]], ...]]:
     # Order does not change what a role grants: neither of its rules nor of the values in one.
     return sorted(tuple(sorted((k, tuple(sorted(v))) for k, v in (rule or {}).items() if v)) for rule in rules or [])
@@ -185,10 +176,17 @@ def _labelled(live: t.Mapping[str, t.Any] | None, wanted: dict[str, t.Any]) -> d
     """``wanted`` as a full object: the live object's other labels, annotations and resourceVersion kept."""
     meta = dict(wanted["metadata"])
     if live is not None:
-        live_meta = _meta(live)
+        live_meta = metadata(live)
         meta = {**{k: v for k, v in live_meta.items() if k in ("annotations", "resourceVersion")}, **meta}
         meta["labels"] = {**(live_meta.get("labels") or {}), **meta["labels"]}
     return {**wanted, "metadata": meta}
+
+
+def _owned_metadata(name: str, namespace: str) -> dict[str, t.Any]:
+    meta: dict[str, t.Any] = {"name": name, "labels": {OWNER_LABEL[0]: OWNER_LABEL[1]}}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
 
 
 def _declared_roles(entries: t.Sequence[t.Mapping[str, t.Any]], namespaces: t.Collection[str]) -> dict[tuple[str, str, str], dict[str, t.Any]]:
@@ -198,14 +196,11 @@ def _declared_roles(entries: t.Sequence[t.Mapping[str, t.Any]], namespaces: t.Co
         name = _name(entry.get("name"), f"{where}.name")
         namespace = _namespace(entry.get("namespace"), f"{where}.namespace", namespaces)
         kind = "Role" if namespace else "ClusterRole"
-        metadata: dict[str, t.Any] = {"name": name, "labels": {OWNER_LABEL[0]: OWNER_LABEL[1]}}
-        if namespace:
-            metadata["namespace"] = namespace
         key = (kind, namespace, name)
         if key in wanted:
             raise RbacError(f"{where} declares {object_ref(kind, name, namespace)} a second time; keep one.")
         rules = _rules(entry.get("rules"), f"{where}.rules")
-        wanted[key] = {"apiVersion": RBAC_VERSION, "kind": kind, "metadata": metadata, "rules": rules}
+        wanted[key] = {"apiVersion": RBAC_VERSION, "kind": kind, "metadata": _owned_metadata(name, namespace), "rules": rules}
     return wanted
 
 
@@ -238,14 +233,11 @@ def _declared_bindings(
         key = (kind, namespace, name)
         if key in wanted:
             raise RbacError(f"{where} declares {object_ref(kind, name, namespace)} a second time; keep one.")
-        metadata: dict[str, t.Any] = {"name": name, "labels": {OWNER_LABEL[0]: OWNER_LABEL[1]}}
-        if namespace:
-            metadata["namespace"] = namespace
         unique = {str(subject): subject for subject in parsed}
         wanted[key] = {
             "apiVersion": RBAC_VERSION,
             "kind": kind,
-            "metadata": metadata,
+            "metadata": _owned_metadata(name, namespace),
             "roleRef": {"apiGroup": RBAC_API, "kind": role_kind, "name": role_name},
             "subjects": [_subject_object(subject) for subject in unique.values()],
         }
@@ -256,7 +248,7 @@ def _parse_ref(text: t.Any, where: str) -> tuple[str, str, str]:
     parts = text.split("/") if isinstance(text, str) else []
     if len(parts) == 2 and parts[0] in ("ClusterRole", "ClusterRoleBinding") and _NAME.match(parts[1]):
         return (parts[0], "", parts[1])
-    if len(parts) == 3 and parts[0] in ("Role", "RoleBinding") and _DNS_LABEL.match(parts[1]) and _NAME.match(parts[2]):
+    if len(parts) == 3 and parts[0] in ("Role", "RoleBinding") and NAMESPACE_NAME.match(parts[1]) and _NAME.match(parts[2]):
         return (parts[0], parts[1], parts[2])
     raise RbacError(
         f"{where}: {text!r} is not an RBAC object; write ClusterRole/NAME, ClusterRoleBinding/NAME, Role/NAMESPACE/NAME"
@@ -314,7 +306,7 @@ def plan(
         if key in wanted or key in doomed or kind not in ("ClusterRoleBinding", "RoleBinding") or is_bootstrap(obj):
             continue
         subjects = obj.get("subjects") or []
-        kept = [s for s in subjects if _live_subject(s, namespace) not in dropped]
+        kept = [s for s in subjects if str(subject_of(s, namespace)) not in dropped]
         if len(kept) == len(subjects):
             continue
         if not kept:
@@ -325,7 +317,7 @@ def plan(
         changes.append(Change("update", kind, name, namespace, dict(obj), after))
     if default_tokens_off:
         for account in live.get("serviceaccounts", ()):
-            meta = _meta(account)
+            meta = metadata(account)
             if meta.get("name") == "default" and account.get("automountServiceAccountToken") is not False:
                 after = {**copy.deepcopy(dict(account)), "automountServiceAccountToken": False}
                 namespace = str(meta.get("namespace"))
@@ -344,9 +336,9 @@ def _action(before: t.Mapping[str, t.Any] | None, wanted: t.Mapping[str, t.Any])
         role_ref = before.get("roleRef") or {}
         if (role_ref.get("kind"), role_ref.get("name")) != (wanted["roleRef"]["kind"], wanted["roleRef"]["name"]):
             return "replace"
-        namespace = str(_meta(wanted).get("namespace") or "")
-        have = sorted(_live_subject(s, namespace) for s in before.get("subjects") or [])
-        want = sorted(_live_subject(s, namespace) for s in wanted["subjects"])
+        namespace = str(metadata(wanted).get("namespace") or "")
+        have = sorted(str(subject_of(s, namespace)) for s in before.get("subjects") or [])
+        want = sorted(str(subject_of(s, namespace)) for s in wanted["subjects"])
         same = have == want
     else:
         same = _normal_rules(before.get("rules")) == _normal_rules(wanted["rules"]) and not before.get("aggregationRule")

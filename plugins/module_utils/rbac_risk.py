@@ -43,10 +43,14 @@ __all__ = [
     "Subject",
     "Waiver",
     "audit",
+    "NAMESPACE_NAME",
+    "OWNER_LABEL",
     "is_bootstrap",
+    "metadata",
     "object_ref",
     "parse_subject",
     "parse_waivers",
+    "subject_of",
 ]
 
 ALL = "*"
@@ -57,6 +61,9 @@ BOOTSTRAP_LABEL = ("kubernetes.io/bootstrapping", "rbac-defaults")
 AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
 BOOTSTRAP_NAMES = frozenset({"cluster-admin", "admin", "edit", "view"})  # and every "system:" name
 MIRROR_POD = "kubernetes.io/config.mirror"
+# The label of what this collection manages (k8s_rbac prunes by it; the workload policy carries it).
+OWNER_LABEL = ("app.kubernetes.io/managed-by", "bulwark.hardening")
+NAMESPACE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")  # a DNS label
 
 # Subjects every request of their kind carries: a grant to them is a grant to everyone.
 PUBLIC_SUBJECTS = frozenset({"User:system:anonymous", "Group:system:unauthenticated", "Group:system:authenticated"})
@@ -192,13 +199,21 @@ def object_ref(kind: str, name: str, namespace: str = "") -> str:
     return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
 
 
-def _meta(obj: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+def metadata(obj: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
+    """An API object's metadata, empty when it has none."""
     return obj.get("metadata") or {}
+
+
+def subject_of(data: t.Mapping[str, t.Any], namespace: str) -> Subject:
+    """A binding's subject as the API writes it; a service account without a namespace is in the binding's."""
+    kind = str(data.get("kind"))
+    account_namespace = str(data.get("namespace") or namespace) if kind == "ServiceAccount" else ""
+    return Subject(kind, str(data.get("name")), account_namespace)
 
 
 def is_bootstrap(obj: t.Mapping[str, t.Any]) -> bool:
     """A role or binding the API server reconciles at every start: its label, its autoupdate annotation and its names."""
-    meta = _meta(obj)
+    meta = metadata(obj)
     labels = meta.get("labels") or {}
     annotations = meta.get("annotations") or {}
     name = str(meta.get("name", ""))
@@ -235,8 +250,8 @@ class _Roles:
     """Every Role and ClusterRole by reference, aggregated ClusterRoles resolved."""
 
     def __init__(self, cluster_roles: t.Iterable[t.Mapping[str, t.Any]], roles: t.Iterable[t.Mapping[str, t.Any]]):
-        self.cluster = {str(_meta(role).get("name")): role for role in cluster_roles}
-        self.namespaced = {(str(_meta(r).get("namespace")), str(_meta(r).get("name"))): r for r in roles}
+        self.cluster = {str(metadata(role).get("name")): role for role in cluster_roles}
+        self.namespaced = {(str(metadata(r).get("namespace")), str(metadata(r).get("name"))): r for r in roles}
         self._resolved: dict[str, tuple[Rule, ...]] = {}
 
     def cluster_rules(self, name: str) -> tuple[Rule, ...] | None:
@@ -253,7 +268,7 @@ class _Roles:
         selectors = (role.get("aggregationRule") or {}).get("clusterRoleSelectors") or []
         if selectors:
             for other, other_role in sorted(self.cluster.items()):
-                labels = _meta(other_role).get("labels") or {}
+                labels = metadata(other_role).get("labels") or {}
                 if other == name or other in visiting or not any(_selector_matches(s, labels) for s in selectors):
                     continue
                 for rule in self._aggregate(other, visiting | {name}):
@@ -307,7 +322,7 @@ def _grants(
     bindings: t.Iterable[tuple[str, t.Mapping[str, t.Any]]], roles: _Roles, problems: list[str]
 ) -> t.Iterator[Grant]:
     for kind, binding in bindings:
-        meta = _meta(binding)
+        meta = metadata(binding)
         namespace = str(meta.get("namespace") or "") if kind == "RoleBinding" else ""
         ref = object_ref(kind, str(meta.get("name")), namespace)
         role_ref = binding.get("roleRef") or {}
@@ -321,9 +336,7 @@ def _grants(
             subject_kind = str(data.get("kind"))
             if subject_kind not in ("User", "Group", "ServiceAccount"):
                 continue
-            subject_ns = str(data.get("namespace") or namespace) if subject_kind == "ServiceAccount" else ""
-            subject = Subject(subject_kind, str(data.get("name")), subject_ns)
-            yield Grant(subject, ref, role, namespace, rules, is_bootstrap(binding))
+            yield Grant(subject_of(data, namespace), ref, role, namespace, rules, is_bootstrap(binding))
 
 
 # --- the checks -----------------------------------------------------------------------------------
@@ -519,7 +532,7 @@ def _service_account_findings(
 ) -> t.Iterator[Finding]:
     automount: dict[tuple[str, str], bool] = {}
     for account in service_accounts:
-        meta = _meta(account)
+        meta = metadata(account)
         namespace, name = str(meta.get("namespace")), str(meta.get("name"))
         mounts = account.get("automountServiceAccountToken") is not False
         automount[(namespace, name)] = mounts
@@ -532,7 +545,7 @@ def _service_account_findings(
                 object=object_ref("ServiceAccount", "default", namespace),
             )
     for pod in pods:
-        meta = _meta(pod)
+        meta = metadata(pod)
         if MIRROR_POD in (meta.get("annotations") or {}):
             continue  # a static pod's mirror: the kubelet, not the API, decides what it mounts
         spec = pod.get("spec") or {}
@@ -685,14 +698,13 @@ def audit(
     for finding in candidates:
         findings.setdefault(finding.key(), finding)
 
-    active = [w for w in waivers if w.expires is None or w.expires >= today]
+    active = [(index, w) for index, w in enumerate(waivers) if w.expires is None or w.expires >= today]
     used: set[int] = set()
     rows = []
     summary = {control: {"findings": 0, "waived": 0, "bootstrap": 0, "open": 0} for control in CHECKS}
     for key in sorted(findings):
         finding = findings[key]
-        index = next((i for i, w in enumerate(active) if w.matches(finding)), None)
-        waiver = active[index] if index is not None else None
+        index, waiver = next(((i, w) for i, w in active if w.matches(finding)), (None, None))
         if index is not None:
             used.add(index)
         row = finding.as_dict(waiver)
@@ -706,5 +718,5 @@ def audit(
             item_status[CHECKS[control]] = "finding"
     for control in unchecked:
         item_status[CHECKS[control]] = "not-checked"
-    unused = [waivers.index(w) for i, w in enumerate(active) if i not in used]
+    unused = [index for index, _waiver in active if index not in used]
     return AuditResult(rows, summary, item_status, unused, problems)

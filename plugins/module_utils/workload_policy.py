@@ -28,11 +28,11 @@ from __future__ import annotations
 import re
 import typing as t
 
+from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_risk import NAMESPACE_NAME, OWNER_LABEL
+
 __all__ = ["WorkloadPolicyError", "policy_objects"]
 
-OWNER_LABEL = ("app.kubernetes.io/managed-by", "bulwark.hardening")
 _REGISTRY = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9._-]+)*/?\Z")
-_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 ACTIONS = {"warn": ["Warn", "Audit"], "deny": ["Deny"]}
 
 # The pod spec of the object under review, whichever kind it is.
@@ -157,7 +157,7 @@ def policy_objects(
         raise WorkloadPolicyError(f"stage must be one of {', '.join(ACTIONS)}, not {stage!r}.")
     exempt = list(exempt_namespaces)
     for index, namespace in enumerate(exempt):
-        if not isinstance(namespace, str) or not _NAMESPACE.match(namespace):
+        if not isinstance(namespace, str) or not NAMESPACE_NAME.match(namespace):
             raise WorkloadPolicyError(f"exempt_namespaces[{index}]: {namespace!r} is not a namespace name.")
     images = (
         "variables.spec.containers.map(c, c.image)"

@@ -201,7 +201,7 @@ REVIEWS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 def main() -> None:
     module = k8s_module(ARGUMENT_SPEC)
     try:
-        rows = parse_rows([{k: v for k, v in row.items() if v is not None} for row in module.params["rows"]])
+        rows = parse_rows(module.params["rows"])
     except RbacError as exc:
         module.fail_json(msg=f"{exc} Nothing was asked.")
 

@@ -267,14 +267,6 @@ def fresh(obj: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     return body
 
 
-def without_nones(value: t.Any) -> t.Any:
-    if isinstance(value, dict):
-        return {k: without_nones(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nones(v) for v in value]
-    return value
-
-
 class Applier:
     """Applies changes in order, remembering how to undo each one."""
 
@@ -339,8 +331,8 @@ def main() -> None:
         result = plan(
             live,
             namespaces,
-            roles=without_nones(params["roles"]),
-            bindings=without_nones(params["bindings"]),
+            roles=params["roles"],
+            bindings=params["bindings"],
             prune=params["prune"],
             remove=params["remove"],
             remove_subjects=params["remove_subjects"],

@@ -238,7 +238,6 @@ objects:
     "pods": 12}
 """
 
-import datetime
 import typing as t
 
 from ansible_collections.bulwark.hardening.plugins.module_utils.k8s_api import Api, ApiError, k8s_module
@@ -281,7 +280,7 @@ def main() -> None:
     params = module.params
     try:
         admins = [str(parse_subject(s, f"cluster_admins[{i}]")) for i, s in enumerate(params["cluster_admins"])]
-        waivers = parse_waivers([{k: v for k, v in w.items() if v is not None} for w in params["waivers"]])
+        waivers = parse_waivers(params["waivers"])
     except RbacError as exc:
         module.fail_json(msg=f"{exc} Nothing was read.")
 
@@ -293,7 +292,7 @@ def main() -> None:
         module.fail_json(msg=str(exc))
 
     skipped = {} if params["pods"] else {"CIS-K8s 5.1.6": "pods is false: the cluster's pods were not read"}
-    result = audit(objects, cluster_admins=admins, waivers=waivers, today=datetime.date.today(), unchecked=skipped)
+    result = audit(objects, cluster_admins=admins, waivers=waivers, unchecked=skipped)
     open_findings = result.open_findings
     summary = "; ".join(f"{row['control']}: {row['message']}" for row in open_findings[:3])
     more = f"; and {len(open_findings) - 3} more" if len(open_findings) > 3 else ""
