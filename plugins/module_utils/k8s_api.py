@@ -38,7 +38,7 @@ try:
 except ImportError as exc:
     IMPORT_ERROR = exc
 
-__all__ = ["ApiError", "Api", "k8s_module"]
+__all__ = ["ApiError", "Api", "k8s_module", "warning_texts"]
 
 PAGE = 500
 TIMEOUT_S = 30
@@ -54,6 +54,18 @@ def k8s_module(options: dict[str, dict[str, t.Any]]) -> AnsibleModule:
 
 class ApiError(Exception):
     """The API server could not be reached or refused a request; the message is shown as is."""
+
+
+_WARNING = re.compile(r'^\d{3} \S+ "((?:[^"\\]|\\.)*)"')
+
+
+def warning_texts(headers: t.Sequence[str]) -> list[str]:
+    """The texts of ``Warning`` headers (RFC 7234: ``299 - "text"``), unquoted."""
+    texts = []
+    for header in headers:
+        match = _WARNING.match(header.strip())
+        texts.append(re.sub(r"\\(.)", r"\1", match.group(1)) if match else header.strip())
+    return texts
 
 
 def _status_message(body: t.Any) -> str:
@@ -77,6 +89,9 @@ class Api:
         except (CoreException, kubernetes.config.ConfigException, OSError, TypeError, ValueError) as exc:
             raise ApiError(f"cannot build a client for the API server from the connection options: {exc}") from exc
         self.where = f"at {self.client.configuration.host}"
+        # The Warning headers of the last response: the API server's admission warnings, such as
+        # Pod Security's list of running pods a new namespace label would refuse.
+        self.last_warnings: list[str] = []
 
     def _error(self, exc: Exception, what: str) -> ApiError:
         if isinstance(exc, urllib3.exceptions.HTTPError):
@@ -105,7 +120,13 @@ class Api:
             )
         except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as exc:
             raise self._error(exc, what) from exc
+        getlist = getattr(response.headers, "getlist", None)
+        self.last_warnings = warning_texts(getlist("Warning") if getlist else [])
         return json.loads(response.data)
+
+    def get(self, path: str, what: str) -> dict[str, t.Any]:
+        result: dict[str, t.Any] = self._call("GET", path, what)
+        return result
 
     def list(self, path: str, what: str, field_selector: str = "") -> list[dict[str, t.Any]]:
         """Every item of a list endpoint (``/apis/rbac.authorization.k8s.io/v1/roles``), page by page."""

@@ -31,6 +31,7 @@ import dataclasses
 import re
 import typing as t
 
+from ansible_collections.bulwark.hardening.plugins.module_utils.k8s_changes import Change
 from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_risk import (
     NAMESPACE_NAME,
     OWNER_LABEL,
@@ -60,25 +61,6 @@ _KINDS = ("ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding")
 
 
 @dataclasses.dataclass(frozen=True)
-class Change:
-    """One API call: ``create``, ``update``, ``replace`` (delete, then create) or ``delete``."""
-
-    action: str
-    kind: str
-    name: str
-    namespace: str
-    before: dict[str, t.Any] | None  # the live object
-    after: dict[str, t.Any] | None  # the object to write
-
-    @property
-    def ref(self) -> str:
-        return object_ref(self.kind, self.name, self.namespace)
-
-    def diff(self) -> dict[str, t.Any]:
-        return {"before": _essence(self.before), "after": _essence(self.after), "before_header": self.ref, "after_header": self.ref}
-
-
-@dataclasses.dataclass(frozen=True)
 class Plan:
     changes: tuple[Change, ...]
     item_status: dict[str, str]  # declared object ref -> ok | changed
@@ -89,21 +71,6 @@ class Plan:
 
     def refs(self, action: str) -> list[str]:
         return [change.ref for change in self.changes if change.action == action]
-
-
-def _essence(obj: t.Mapping[str, t.Any] | None) -> dict[str, t.Any] | None:
-    """What a diff shows of an RBAC object: its name, ownership label, rules, role and subjects."""
-    if obj is None:
-        return None
-    meta = obj.get("metadata") or {}
-    shown: dict[str, t.Any] = {"kind": obj.get("kind"), "name": meta.get("name")}
-    if meta.get("namespace"):
-        shown["namespace"] = meta["namespace"]
-    shown["managed"] = (meta.get("labels") or {}).get(OWNER_LABEL[0]) == OWNER_LABEL[1]
-    for key in ("rules", "aggregationRule", "roleRef", "subjects", "automountServiceAccountToken"):
-        if key in obj:
-            shown[key] = obj[key]
-    return shown
 
 
 def _owned(obj: t.Mapping[str, t.Any]) -> bool:

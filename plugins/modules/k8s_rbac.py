@@ -198,11 +198,11 @@ diff:
     "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "oncall"}]}}]
 """
 
-import copy
 import typing as t
 
 from ansible_collections.bulwark.hardening.plugins.module_utils.k8s_api import Api, ApiError, k8s_module
-from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_declared import Change, plan
+from ansible_collections.bulwark.hardening.plugins.module_utils.k8s_changes import ApplyError, apply_all, dry_run_all
+from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_declared import plan
 from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_risk import RbacError
 
 RULE_OPTIONS: dict[str, dict[str, t.Any]] = {
@@ -245,69 +245,7 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
 }
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
-PLURAL = {"ClusterRole": "clusterroles", "Role": "roles", "ClusterRoleBinding": "clusterrolebindings", "RoleBinding": "rolebindings"}
-CORE = "/api/v1"
-SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation", "selfLink")
-
-
-def collection_path(kind: str, namespace: str) -> str:
-    if kind == "ServiceAccount":
-        return f"{CORE}/namespaces/{namespace}/serviceaccounts"
-    return f"{RBAC}/namespaces/{namespace}/{PLURAL[kind]}" if namespace else f"{RBAC}/{PLURAL[kind]}"
-
-
-def object_path(kind: str, namespace: str, name: str) -> str:
-    return f"{collection_path(kind, namespace)}/{name}"
-
-
-def fresh(obj: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """An object as it can be created again: without the fields the server set."""
-    body = copy.deepcopy(dict(obj))
-    body["metadata"] = {k: v for k, v in (body.get("metadata") or {}).items() if k not in SERVER_FIELDS}
-    return body
-
-
-class Applier:
-    """Applies changes in order, remembering how to undo each one."""
-
-    def __init__(self, api: Api) -> None:
-        self.api = api
-        self.undo: list[tuple[str, t.Callable[[], t.Any]]] = []
-
-    def apply(self, change: Change, dry_run: bool) -> None:
-        api, kind, ns, name = self.api, change.kind, change.namespace, change.name
-        what = f"{change.action} {change.ref}"
-        path = object_path(kind, ns, name)
-        if change.action in ("delete", "replace"):
-            api.delete(path, what, dry_run)
-            if not dry_run:
-                before = fresh(change.before or {})
-                self.undo.append((f"created {change.ref} again", lambda: api.create(collection_path(kind, ns), before, what)))
-        if change.action in ("create", "replace"):
-            body = change.after or {}
-            if dry_run and change.action == "replace":
-                # The object is still there during a dry run: try the new one under another name.
-                body = copy.deepcopy(body)
-                body["metadata"]["name"] = f"{name[:230]}-bulwark-dry-run"
-            api.create(collection_path(kind, ns), body, what, dry_run)
-            if not dry_run:
-                self.undo.append((f"deleted {change.ref}", lambda: api.delete(path, what)))
-        if change.action == "update":
-            written = api.replace(path, change.after or {}, what, dry_run)
-            if not dry_run:
-                before = copy.deepcopy(dict(change.before or {}))
-                before["metadata"]["resourceVersion"] = (written.get("metadata") or {}).get("resourceVersion")
-                self.undo.append((f"put back {change.ref}", lambda: api.replace(path, before, what)))
-
-    def roll_back(self) -> tuple[list[str], list[str]]:
-        done, failed = [], []
-        for description, step in reversed(self.undo):
-            try:
-                step()
-                done.append(description)
-            except ApiError as exc:
-                failed.append(f"{description}: {exc}")
-        return done, failed
+LISTINGS = ("clusterroles", "roles", "clusterrolebindings", "rolebindings")
 
 
 def main() -> None:
@@ -316,9 +254,9 @@ def main() -> None:
 
     try:
         api = Api(params)
-        live = {listing: api.list(f"{RBAC}/{listing}", f"list {listing}") for listing in PLURAL.values()}
+        live = {listing: api.list(f"{RBAC}/{listing}", f"list {listing}") for listing in LISTINGS}
         if params["default_service_account_tokens"] is False:
-            live["serviceaccounts"] = api.list(f"{CORE}/serviceaccounts", "list service accounts", "metadata.name=default")
+            live["serviceaccounts"] = api.list("/api/v1/serviceaccounts", "list service accounts", "metadata.name=default")
         namespaces = {str((ns.get("metadata") or {}).get("name")) for ns in api.list("/api/v1/namespaces", "list namespaces")}
     except ApiError as exc:
         module.fail_json(msg=f"{exc} Nothing was changed.")
@@ -341,21 +279,15 @@ def main() -> None:
     except RbacError as exc:
         module.fail_json(msg=f"{exc} Nothing was changed.")
 
-    applier = Applier(api)
     try:
-        for change in result.changes:
-            applier.apply(change, dry_run=True)
+        dry_run_all(api, result.changes)
     except ApiError as exc:
         module.fail_json(msg=f"the dry run refused a change: {exc} Nothing was changed.")
     if not module.check_mode:
-        for change in result.changes:
-            try:
-                applier.apply(change, dry_run=False)
-            except ApiError as exc:
-                done, failed = applier.roll_back()
-                undone = f" Undone: {'; '.join(done)}." if done else " Nothing had been changed before it."
-                left = f" Could not undo: {'; '.join(failed)}." if failed else ""
-                module.fail_json(msg=f"{exc}.{undone}{left}", rolled_back=done, not_rolled_back=failed)
+        try:
+            apply_all(api, result.changes)
+        except ApplyError as exc:
+            module.fail_json(msg=str(exc), rolled_back=exc.rolled_back, not_rolled_back=exc.not_rolled_back)
 
     output: dict[str, t.Any] = {
         "changed": result.changed,
