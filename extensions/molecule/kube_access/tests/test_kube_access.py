@@ -2,9 +2,11 @@
 """What the kube_access scenario left, asked of its real API server: the check-mode audit reported
 every seeded risk by CIS id; converge removed what it was told to and what it owns, took the
 anonymous user out of a binding it does not own, replaced a binding whose role changed, and left an
-unmanaged binding alone; the API server's own SubjectAccessReviews agree; and the workload policy
-refuses at create time what it must, with its own message (server-side dry runs: admission runs,
-nothing is stored)."""
+unmanaged binding alone; the API server's own SubjectAccessReviews agree; every namespace that is
+not exempt has its Pod Security labels and NetworkPolicies, check mode named the pod restricted
+refuses; and Pod Security and the workload policy refuse at create time what they must, each with
+its own message (server-side dry runs: admission runs, nothing is stored). The lab has no network
+plugin, so the NetworkPolicies are checked as objects."""
 
 from __future__ import annotations
 
@@ -131,46 +133,79 @@ def test_the_api_server_answers_as_the_access_matrix_says(spec: dict[str, t.Any]
 
 
 POLICY = "ValidatingAdmissionPolicy 'bulwark-workloads' with binding 'bulwark-workloads' denied request: "
+POD_SECURITY = 'violates PodSecurity "restricted:v1.37": '
 UNTRUSTED = "images not from a trusted registry (registry.example.com): "
 TRUSTED = "registry.example.com/app:1.0"
+# What restricted asks of a pod and its containers, so that the workload policy's own refusals show.
+RESTRICTED_POD = {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}}}
+RESTRICTED = {"securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}
+PODS = "/api/v1/namespaces/team-a/pods"
+EXEMPT = {"kube-system", "kube-public", "kube-node-lease"}
 
 
 def pod(*containers: dict[str, t.Any], **spec: t.Any) -> dict[str, t.Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": list(containers), **spec}}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {**RESTRICTED_POD, "containers": list(containers), **spec}}
 
 
 def container(image: str = TRUSTED, **extra: t.Any) -> dict[str, t.Any]:
-    return {"name": "c", "image": image, **extra}
+    return {"name": "c", "image": image, **RESTRICTED, **extra}
 
 
 PRIVILEGED = container(securityContext={"privileged": True})
-DEPLOYMENT = {
-    "apiVersion": "apps/v1",
-    "kind": "Deployment",
-    "metadata": {"name": "d"},
-    "spec": {
-        "selector": {"matchLabels": {"app": "d"}},
-        "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [PRIVILEGED]}},
-    },
-}
+HOST_PATH = [{"name": "v", "hostPath": {"path": "/"}}]
+
+
+def deployment(**spec: t.Any) -> dict[str, t.Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"app": "d"}}, "template": {"metadata": {"labels": {"app": "d"}}, "spec": spec}},
+    }
 
 
 @pytest.mark.parametrize(
     ("path", "body", "message"),
     [
-        ("/api/v1/namespaces/team-a/pods", pod(PRIVILEGED), "privileged containers are not allowed (CIS-K8s 5.2.2)"),
-        ("/api/v1/namespaces/team-a/pods", pod(container("nginx:1.25")), UNTRUSTED + "nginx:1.25"),
-        ("/api/v1/namespaces/team-a/pods", pod(container("docker.io.evil.com/x:1")), UNTRUSTED + "docker.io.evil.com/x:1"),
-        ("/api/v1/namespaces/team-a/pods", pod(container(), volumes=[{"name": "v", "hostPath": {"path": "/"}}]), "hostPath volumes are not allowed"),
-        ("/apis/apps/v1/namespaces/team-a/deployments", DEPLOYMENT, "privileged containers are not allowed (CIS-K8s 5.2.2)"),
+        (PODS, pod(container("nginx:1.25")), POLICY + UNTRUSTED + "nginx:1.25"),
+        (PODS, pod(container("docker.io.evil.com/x:1")), POLICY + UNTRUSTED + "docker.io.evil.com/x:1"),
+        ("/apis/apps/v1/namespaces/team-a/deployments", deployment(containers=[PRIVILEGED]), POLICY + "privileged containers are not allowed (CIS-K8s 5.2.2)"),
+        ("/apis/apps/v1/namespaces/team-a/deployments", deployment(containers=[container()], volumes=HOST_PATH), POLICY + "hostPath volumes are not allowed"),
+        (PODS, pod(PRIVILEGED), POD_SECURITY + 'privileged (container "c" must not set securityContext.privileged=true)'),
+        (PODS, pod(container(), volumes=HOST_PATH), POD_SECURITY + 'restricted volume types (volume "v" uses restricted volume type "hostPath")'),
+        (PODS, pod({"name": "c", "image": TRUSTED}), POD_SECURITY + 'allowPrivilegeEscalation != false (container "c" must set'),
     ],
-    ids=["privileged", "implicit-docker-hub", "lookalike-registry", "host-path", "deployment-template"],
+    ids=["implicit-docker-hub", "lookalike-registry", "deployment-template", "deployment-host-path", "privileged", "host-path", "no-security-context"],
 )
-def test_the_workload_policy_refuses_at_create_time(path: str, body: dict[str, t.Any], message: str) -> None:
+def test_pod_security_and_the_workload_policy_refuse_at_create_time(path: str, body: dict[str, t.Any], message: str) -> None:
     answer = api("DRY", path, body)
     assert answer["status"] == 403
-    assert answer["message"].endswith(POLICY + message)
+    assert message in answer["message"]
 
 
 def test_a_compliant_pod_is_admitted() -> None:
-    assert api("DRY", "/api/v1/namespaces/team-a/pods", pod(container())) == {"status": 201, "message": ""}
+    assert api("DRY", PODS, pod(container())) == {"status": 201, "message": ""}
+
+
+def test_every_namespace_but_the_exempt_has_its_labels_and_policies() -> None:
+    policies: dict[str, set[str]] = {}
+    for policy in api("GET", "/apis/networking.k8s.io/v1/networkpolicies")["items"]:
+        policies.setdefault(policy["metadata"]["namespace"], set()).add(policy["metadata"]["name"])
+        assert policy["metadata"]["labels"] == OWNED
+    for namespace in api("GET", "/api/v1/namespaces")["items"]:
+        name, labels = namespace["metadata"]["name"], namespace["metadata"].get("labels") or {}
+        if name in EXEMPT:
+            assert name not in policies and "pod-security.kubernetes.io/enforce" not in labels, name
+            continue
+        assert policies.get(name) == {"bulwark-default-deny", "bulwark-allow-dns"}, name
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted" and labels["pod-security.kubernetes.io/enforce-version"] == "v1.37", name
+        assert labels["pod-security.kubernetes.io/warn"] == labels["pod-security.kubernetes.io/audit"] == "restricted", name
+    assert {"team-a", "team-b", "default"} <= set(policies)
+
+
+def test_check_mode_named_the_running_pod_restricted_would_refuse() -> None:
+    path = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "check-namespaces.json"
+    result = json.loads(path.read_text())
+    (found,) = result["violations"]
+    assert found["namespace"] == "team-b" and found["level"] == "restricted:v1.37"
+    assert [text.split(":")[0] for text in found["pods"]] == ["idle-token"]
