@@ -96,7 +96,10 @@ CASES: list[tuple[str, tuple[str, dict[str, t.Any]], str | None]] = [  # fmt: sk
 def has_default_service_account(node: LabTarget, namespace: str) -> bool:
     """The controller manager makes it; a pod cannot be admitted before it exists."""
     path = f"/api/v1/namespaces/{namespace}/serviceaccounts/default"
-    script = f"import kubernetes; kubernetes.config.load_kube_config('/etc/kubernetes/admin.conf'); kubernetes.client.ApiClient().call_api('{path}', 'GET', auth_settings=['BearerToken'])"
+    script = (
+        "import kubernetes; kubernetes.config.load_kube_config('/etc/kubernetes/admin.conf');"
+        f" kubernetes.client.ApiClient().call_api('{path}', 'GET', auth_settings=['BearerToken'])"
+    )
     return node.exec("python3", "-c", script, check=False).returncode == 0
 
 
