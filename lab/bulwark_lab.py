@@ -89,7 +89,7 @@ IMAGES: dict[str, Image] = {
     for image in (
         Image("base", None, tuple(BASE_PACKAGES.split(","))),
         Image("dind", "base", ("docker.io", "openssl", "curl", "auditd", "python3-apt")),
-        Image("syslog", "base", ("rsyslog", "rsyslog-gnutls")),
+        Image("syslog", "base", ("rsyslog", "rsyslog-gnutls", "rsyslog-openssl", "rsyslog-relp", "openssl", "logrotate")),
         # kubeadm's node layout, run by the static-pod runner (no kubelet yet); the Kubernetes
         # binaries are bind-mounted from the cache, so a new build needs no image rebuild.
         # kubernetes.core wants kubernetes>=24.2.0 and Debian 12 has 22.6; 30.1.0 is the newest that
