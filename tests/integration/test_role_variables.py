@@ -41,6 +41,8 @@ SECRET = "s3cr3t-campaign-value"  # the value of a no_log variable's cases: neve
 ROLE_VARS: dict[str, dict[str, t.Any]] = {
     "kube_apiserver": {"kube_apiserver_encryption_key": base64.b64encode(b"k" * 32).decode()},
     "kube_policies": {"kube_policies_trusted_registries": ["registry.example.com"]},
+    "log_receiver": {"log_receiver_permitted_peers": ["sender.example.com"]},
+    "log_shipping": {"log_shipping_collectors": [{"host": "logs.example.com"}]},
 }
 # Values of the right type that only the role's own checks, or the benchmark's floors, refuse.
 SPECIFIC: dict[str, list[t.Any]] = {
@@ -75,6 +77,11 @@ SPECIFIC: dict[str, list[t.Any]] = {
     "kube_etcd_extra_args": [{"client-cert-auth": "false"}],
     "kube_rbac_default_service_account_tokens": [True, "true"],
     "kube_policies_trusted_registries": [[]],
+    "log_receiver_permitted_peers": [[]],
+    "log_receiver_port": [65536],
+    "log_shipping_collectors": [[]],
+    "log_shipping_queue_size": [999],
+    "log_shipping_queue_max_disk_space": ["lots", "1t"],
 }
 
 
