@@ -120,7 +120,6 @@ item_status:
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 import typing as t
@@ -153,7 +152,7 @@ STAYS_UP_S = 2.0
 LOG_LINES = 20
 
 
-def check(rsyslogd: str, main_text: str, path: str, content: bytes | None) -> list[str]:
+def check(module: t.Any, rsyslogd: str, main_text: str, path: str, content: bytes | None) -> list[str]:
     """rsyslogd -N1 over the configuration with CONTENT as PATH (None: without it); returns its words.
 
     Raises RsyslogConfError with them when it does not accept the configuration.
@@ -173,11 +172,11 @@ def check(rsyslogd: str, main_text: str, path: str, content: bytes | None) -> li
         main = os.path.join(sandbox, ".main.conf")
         with open(main, "w", encoding="utf-8") as handle:
             handle.write(sandboxed_main(main_text, path, sandbox))
-        proc = subprocess.run([rsyslogd, "-N1", "-f", main], capture_output=True, text=True, timeout=120, check=False)
+        returncode, out, err = module.run_command([rsyslogd, "-N1", "-f", main])
     finally:
         shutil.rmtree(sandbox, ignore_errors=True)
-    words = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
-    problems = validation_problems("\n".join(words), proc.returncode)
+    words = [line for line in (out + err).splitlines() if line.strip()]
+    problems = validation_problems("\n".join(words), returncode)
     if problems:
         raise RsyslogConfError(f"rsyslogd -N1 refused the configuration: {' '.join(problems)}")
     return words
@@ -191,14 +190,14 @@ def rsyslogd_started() -> tuple[int, float] | None:
 def restart_and_wait(module: t.Any, service: str, before: tuple[int, float] | None, timeout: int) -> str | None:
     """Restarts SERVICE; None once a new rsyslogd has stayed up, else why not."""
     systemctl = module.get_bin_path("systemctl", required=True)
-    proc = subprocess.run([systemctl, "restart", service], capture_output=True, text=True, timeout=timeout + 30, check=False)
-    if proc.returncode != 0:
-        return f"systemctl restart {service} failed: {(proc.stderr or proc.stdout).strip()}"
+    returncode, out, err = module.run_command([systemctl, "restart", service])
+    if returncode != 0:
+        return f"systemctl restart {service} failed: {(err or out).strip()}"
     deadline = time.monotonic() + timeout
     up_since = None
     while time.monotonic() < deadline:
         now = rsyslogd_started()
-        active = subprocess.run([systemctl, "is-active", "--quiet", service], check=False).returncode == 0
+        active = module.run_command([systemctl, "is-active", "--quiet", service])[0] == 0
         if active and now is not None and now != before:
             up_since = up_since or time.monotonic()
             if time.monotonic() - up_since >= STAYS_UP_S:
@@ -213,8 +212,8 @@ def journal_tail(module: t.Any, service: str) -> list[str]:
     journalctl = module.get_bin_path("journalctl")
     if not journalctl:
         return []
-    proc = subprocess.run([journalctl, "-u", service, "-n", str(LOG_LINES), "--no-pager", "-o", "cat"], capture_output=True, text=True, check=False)
-    return tail_lines(proc.stdout, LOG_LINES)
+    out = module.run_command([journalctl, "-u", service, "-n", str(LOG_LINES), "--no-pager", "-o", "cat"])[1]
+    return tail_lines(out, LOG_LINES)
 
 
 def main() -> None:
@@ -249,7 +248,7 @@ def main() -> None:
     changed = changed or bool(present and current.exists and current.mode != mode)
 
     try:
-        validation = check(rsyslogd, main_text, path, content)
+        validation = check(module, rsyslogd, main_text, path, content)
     except RsyslogConfError as exc:
         module.fail_json(msg=f"{exc} Nothing was changed.", validation=str(exc))
 
