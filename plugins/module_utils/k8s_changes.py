@@ -20,7 +20,7 @@ import dataclasses
 import typing as t
 
 from ansible_collections.bulwark.hardening.plugins.module_utils.k8s_api import ApiError
-from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_risk import OWNER_LABEL, metadata, object_ref
+from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_risk import OWNER_LABEL, is_owned, metadata, object_ref
 
 __all__ = ["Applier", "ApplyError", "Change", "apply_all", "collection_path", "dry_run_all", "object_path"]
 
@@ -74,8 +74,8 @@ def _essence(obj: t.Mapping[str, t.Any] | None) -> dict[str, t.Any] | None:
     shown: dict[str, t.Any] = {"kind": obj.get("kind"), "name": meta.get("name")}
     if meta.get("namespace"):
         shown["namespace"] = meta["namespace"]
-    labels = dict(meta.get("labels") or {})
-    shown["managed"] = labels.pop(OWNER_LABEL[0], None) == OWNER_LABEL[1]
+    shown["managed"] = is_owned(obj)
+    labels = {key: value for key, value in (meta.get("labels") or {}).items() if key != OWNER_LABEL[0]}
     if labels:
         shown["labels"] = labels
     shown.update((key, value) for key, value in obj.items() if key not in _NOT_SHOWN)

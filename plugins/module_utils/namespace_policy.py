@@ -26,7 +26,7 @@ import re
 import typing as t
 
 from ansible_collections.bulwark.hardening.plugins.module_utils.k8s_changes import Change
-from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_risk import NAMESPACE_NAME, OWNER_LABEL, metadata
+from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_risk import NAMESPACE_NAME, OWNER_LABEL, is_owned, metadata
 
 __all__ = ["LEVELS", "PSA_PREFIX", "NamespacePlan", "PolicyError", "item_status", "plan", "probe_pod", "violations"]
 
@@ -133,14 +133,10 @@ def network_policies(namespace: str, default_deny: bool, dns: t.Mapping[str, t.A
     }
 
 
-def _owned(obj: t.Mapping[str, t.Any]) -> bool:
-    return (metadata(obj).get("labels") or {}).get(OWNER_LABEL[0]) == OWNER_LABEL[1]
-
-
 def _policy_change(namespace: str, name: str, live: t.Mapping[str, t.Any] | None, wanted: dict[str, t.Any]) -> Change | None:
     if live is None:
         return Change("create", "NetworkPolicy", name, namespace, None, wanted)
-    if not _owned(live):
+    if not is_owned(live):
         raise PolicyError(
             f"NetworkPolicy {namespace}/{name} exists and is not ours (it lacks {OWNER_LABEL[0]}={OWNER_LABEL[1]});"
             " rename it, or delete it so that the role can create its own."
@@ -191,7 +187,8 @@ def plan(
         in_scope.append(name)
         live_labels = metadata(namespace).get("labels") or {}
         if all(live_labels.get(key) == value for key, value in labels.items()):
-            as_declared.append(name)
+            if labels:
+                as_declared.append(name)
         else:
             after = copy.deepcopy(dict(namespace))
             after["metadata"]["labels"] = {**live_labels, **labels}
@@ -209,13 +206,11 @@ def plan(
             Change("delete", "NetworkPolicy", policy_name, name, dict(live), None)
             # The deny before the DNS allowance: no pod loses name resolution in between.
             for policy_name, live in sorted(live_policies.items(), key=lambda item: item[0] != DENY_NAME)
-            if policy_name not in wanted and _owned(live) and policy_name in (DENY_NAME, DNS_NAME)
+            if policy_name not in wanted and is_owned(live) and policy_name in (DENY_NAME, DNS_NAME)
         ]
         policy_changes.extend(stale)
         if not wanted and len(stale) == len(live_policies):
             without.append(name)
-    if pod_security is None:
-        as_declared = []
     return NamespacePlan(
         changes=tuple(changes + policy_changes),
         in_scope=tuple(in_scope),
@@ -238,8 +233,8 @@ def violations(warnings_by_ref: t.Mapping[str, t.Sequence[str]], enforce_changes
     found = []
     for namespace in enforce_changes:
         warnings = list(warnings_by_ref.get(f"Namespace/{namespace}") or [])
-        if any(text.startswith(_VIOLATION_HEAD) for text in warnings):
-            head = next(text for text in warnings if text.startswith(_VIOLATION_HEAD))
+        head = next((text for text in warnings if text.startswith(_VIOLATION_HEAD)), None)
+        if head is not None:
             level = head.rsplit('"', 2)[-2] if head.count('"') >= 4 else ""
             found.append({"namespace": namespace, "level": level, "pods": [text for text in warnings if text != head]})
     return found

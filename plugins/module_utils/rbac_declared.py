@@ -38,6 +38,7 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.rbac_risk import
     RbacError,
     Subject,
     is_bootstrap,
+    is_owned,
     metadata,
     object_ref,
     parse_subject,
@@ -71,10 +72,6 @@ class Plan:
 
     def refs(self, action: str) -> list[str]:
         return [change.ref for change in self.changes if change.action == action]
-
-
-def _owned(obj: t.Mapping[str, t.Any]) -> bool:
-    return (metadata(obj).get("labels") or {}).get(OWNER_LABEL[0]) == OWNER_LABEL[1]
 
 
 def _key(kind: str, obj: t.Mapping[str, t.Any]) -> tuple[str, str, str]:
@@ -267,7 +264,7 @@ def plan(
 
     doomed = {key for key in listed if key in current}
     if prune:
-        doomed |= {key for key, obj in current.items() if _owned(obj) and key not in wanted}
+        doomed |= {key for key, obj in current.items() if is_owned(obj) and key not in wanted}
     for key, obj in current.items():
         kind, namespace, name = key
         if key in wanted or key in doomed or kind not in ("ClusterRoleBinding", "RoleBinding") or is_bootstrap(obj):
@@ -309,4 +306,4 @@ def _action(before: t.Mapping[str, t.Any] | None, wanted: t.Mapping[str, t.Any])
         same = have == want
     else:
         same = _normal_rules(before.get("rules")) == _normal_rules(wanted["rules"]) and not before.get("aggregationRule")
-    return None if same and _owned(before) else "update"
+    return None if same and is_owned(before) else "update"

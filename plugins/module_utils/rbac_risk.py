@@ -46,6 +46,7 @@ __all__ = [
     "NAMESPACE_NAME",
     "OWNER_LABEL",
     "is_bootstrap",
+    "is_owned",
     "metadata",
     "object_ref",
     "parse_subject",
@@ -202,6 +203,11 @@ def object_ref(kind: str, name: str, namespace: str = "") -> str:
 def metadata(obj: t.Mapping[str, t.Any]) -> t.Mapping[str, t.Any]:
     """An API object's metadata, empty when it has none."""
     return obj.get("metadata") or {}
+
+
+def is_owned(obj: t.Mapping[str, t.Any]) -> bool:
+    """Whether the object carries our ownership label (OWNER_LABEL), so that we may change or delete it."""
+    return (metadata(obj).get("labels") or {}).get(OWNER_LABEL[0]) == OWNER_LABEL[1]
 
 
 def subject_of(data: t.Mapping[str, t.Any], namespace: str) -> Subject:

@@ -274,13 +274,15 @@ def server_minor(api: Api) -> str:
     return f"v{version.get('major') or '1'}.{minor}"
 
 
-def probe(api: Api, namespace: str, enforce: str) -> dict[str, t.Any]:
-    """Sends the pod the enforce level must refuse, as a dry run; refused only counts from Pod Security."""
+def probe(api: Api, namespace: str, enforce: str) -> tuple[dict[str, t.Any], bool | None]:
+    """Sends the pod the enforce level must refuse, as a dry run. Returns what the API server answered,
+    and whether Pod Security refused it: True, False (admitted) or None (refused, but not by Pod Security)."""
     try:
         api.create(f"/api/v1/namespaces/{namespace}/pods", probe_pod(namespace, enforce), "create a dry-run probe pod", dry_run=True)
     except ApiError as exc:
-        return {"namespace": namespace, "refused": "violates PodSecurity" in str(exc), "message": str(exc)}
-    return {"namespace": namespace, "refused": False, "message": "admitted"}
+        by_pod_security = "violates PodSecurity" in str(exc)
+        return {"namespace": namespace, "refused": by_pod_security, "message": str(exc)}, (True if by_pod_security else None)
+    return {"namespace": namespace, "refused": False, "message": "admitted"}, False
 
 
 def explain(result: NamespacePlan, status: t.Mapping[str, str], enforce: str | None, probed: dict[str, t.Any] | None) -> str:
@@ -349,14 +351,11 @@ def main() -> None:
         except ApplyError as exc:
             module.fail_json(msg=str(exc), rolled_back=exc.rolled_back, not_rolled_back=exc.not_rolled_back)
 
-    probed = None
+    probed, refused = None, None
     if enforce is not None:
         labelled = result.labelled_as_declared if module.check_mode else result.in_scope
         if labelled:
-            probed = probe(api, labelled[0], enforce)
-    refused = None if probed is None else probed["refused"]
-    if probed is not None and not refused and probed["message"] != "admitted":
-        refused = None  # refused for another reason: Pod Security was not asked
+            probed, refused = probe(api, labelled[0], enforce)
     status = item_status(result, enforce, refused)
     for item in found:
         verb = "would refuse" if module.check_mode else "now refuses"

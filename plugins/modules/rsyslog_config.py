@@ -130,7 +130,6 @@ from ansible_collections.bulwark.hardening.plugins.module_utils.module_args impo
 from ansible_collections.bulwark.hardening.plugins.module_utils.pod_process import START_TIME_SLACK, newest_matching, tail_lines
 from ansible_collections.bulwark.hardening.plugins.module_utils.rsyslog_conf import (
     RsyslogConfError,
-    included_globs,
     sandboxed_main,
     validation_problems,
 )
@@ -159,19 +158,19 @@ def check(module: t.Any, rsyslogd: str, main_text: str, path: str, content: byte
     """
     sandbox = tempfile.mkdtemp(prefix=".bulwark-rsyslog-")
     try:
+        # Every include of the drop-in's directory now reads the sandbox: copy that directory once.
+        main_in_sandbox = sandboxed_main(main_text, path, sandbox)
         directory = os.path.dirname(path)
-        for pattern in included_globs(main_text):
-            if os.path.dirname(pattern) == directory and os.path.isdir(directory):
-                for name in os.listdir(directory):
-                    source = os.path.join(directory, name)
-                    if source != path and os.path.isfile(source):
-                        shutil.copy2(source, os.path.join(sandbox, name))
+        for name in os.listdir(directory) if os.path.isdir(directory) else []:
+            source = os.path.join(directory, name)
+            if source != path and os.path.isfile(source):
+                shutil.copy2(source, os.path.join(sandbox, name))
         if content is not None:
             with open(os.path.join(sandbox, os.path.basename(path)), "wb") as handle:
                 handle.write(content)
         main = os.path.join(sandbox, ".main.conf")
         with open(main, "w", encoding="utf-8") as handle:
-            handle.write(sandboxed_main(main_text, path, sandbox))
+            handle.write(main_in_sandbox)
         returncode, out, err = module.run_command([rsyslogd, "-N1", "-f", main])
     finally:
         shutil.rmtree(sandbox, ignore_errors=True)
